@@ -1,0 +1,42 @@
+
+#ifndef DISTRIBUTEDPROMISE_EXPORT_H
+#define DISTRIBUTEDPROMISE_EXPORT_H
+
+#ifdef DISTRIBUTEDPROMISE_STATIC_DEFINE
+#  define DISTRIBUTEDPROMISE_EXPORT
+#  define DISTRIBUTEDPROMISE_NO_EXPORT
+#else
+#  ifndef DISTRIBUTEDPROMISE_EXPORT
+#    ifdef DistributedPromise_EXPORTS
+        /* We are building this library */
+#      define DISTRIBUTEDPROMISE_EXPORT __attribute__((visibility("default")))
+#    else
+        /* We are using this library */
+#      define DISTRIBUTEDPROMISE_EXPORT __attribute__((visibility("default")))
+#    endif
+#  endif
+
+#  ifndef DISTRIBUTEDPROMISE_NO_EXPORT
+#    define DISTRIBUTEDPROMISE_NO_EXPORT __attribute__((visibility("hidden")))
+#  endif
+#endif
+
+#ifndef DISTRIBUTEDPROMISE_DEPRECATED
+#  define DISTRIBUTEDPROMISE_DEPRECATED __attribute__ ((__deprecated__))
+#endif
+
+#ifndef DISTRIBUTEDPROMISE_DEPRECATED_EXPORT
+#  define DISTRIBUTEDPROMISE_DEPRECATED_EXPORT DISTRIBUTEDPROMISE_EXPORT DISTRIBUTEDPROMISE_DEPRECATED
+#endif
+
+#ifndef DISTRIBUTEDPROMISE_DEPRECATED_NO_EXPORT
+#  define DISTRIBUTEDPROMISE_DEPRECATED_NO_EXPORT DISTRIBUTEDPROMISE_NO_EXPORT DISTRIBUTEDPROMISE_DEPRECATED
+#endif
+
+#if 0 /* DEFINE_NO_DEPRECATED */
+#  ifndef DISTRIBUTEDPROMISE_NO_DEPRECATED
+#    define DISTRIBUTEDPROMISE_NO_DEPRECATED
+#  endif
+#endif
+
+#endif /* DISTRIBUTEDPROMISE_EXPORT_H */

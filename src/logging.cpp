@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: MIT
+#include "logging_p.h"
+
+Q_LOGGING_CATEGORY(lcDistributedPromise, "distributedpromise", QtInfoMsg)

@@ -1,0 +1,761 @@
+// SPDX-License-Identifier: MIT
+#include "redisconnection_p.h"
+
+#include "logging_p.h"
+
+#include <QtCore/QDeadlineTimer>
+#include <QtCore/QFile>
+#include <QtCore/QPointer>
+#include <QtCore/QPromise>
+#include <QtCore/QRandomGenerator>
+#include <QtCore/QSocketNotifier>
+#include <QtCore/QVarLengthArray>
+#include <QtNetwork/QHostAddress>
+#include <QtNetwork/QHostInfo>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include <cstring>
+
+namespace DistributedPromiseRedis {
+
+// One per hiredis context; hiredis's ev.data. It outlives the Connection when hiredis frees the
+// context later (inside a callback), and it is deleted by the cleanup hook, which hiredis calls
+// after every pending callback has run.
+struct ContextLink {
+    Connection *owner = nullptr; // null once the connection has let go of this context
+    QString failReason; // what pending callbacks report when they get a NULL reply
+    DistributedPromiseError::Code failCode = DistributedPromiseError::ConnectionFailed;
+
+    static ContextLink *of(const redisAsyncContext *ctx)
+    {
+        return static_cast<ContextLink *>(ctx->ev.data);
+    }
+};
+
+// One per command: hiredis's privdata; deleted when hiredis runs its callback.
+struct Pending {
+    Connection *owner = nullptr;
+    Callback callback;
+    QDeadlineTimer deadline;
+    Pending *prev = nullptr;
+    Pending *next = nullptr;
+};
+
+Reply convertReply(const redisReply *r)
+{
+    Reply reply;
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+#ifdef REDIS_REPLY_VERB
+    case REDIS_REPLY_VERB:
+#endif
+#ifdef REDIS_REPLY_BIGNUM
+    case REDIS_REPLY_BIGNUM:
+#endif
+#ifdef REDIS_REPLY_DOUBLE
+    case REDIS_REPLY_DOUBLE:
+#endif
+        reply.type = Reply::Type::String;
+        reply.string = QByteArray(r->str, qsizetype(r->len));
+        break;
+    case REDIS_REPLY_STATUS:
+        reply.type = Reply::Type::Status;
+        reply.string = QByteArray(r->str, qsizetype(r->len));
+        break;
+    case REDIS_REPLY_ERROR:
+        reply.type = Reply::Type::Error;
+        reply.string = QByteArray(r->str, qsizetype(r->len));
+        break;
+    case REDIS_REPLY_INTEGER:
+#ifdef REDIS_REPLY_BOOL
+    case REDIS_REPLY_BOOL:
+#endif
+        reply.type = Reply::Type::Integer;
+        reply.integer = r->integer;
+        break;
+    case REDIS_REPLY_ARRAY:
+#ifdef REDIS_REPLY_MAP
+    case REDIS_REPLY_MAP:
+    case REDIS_REPLY_SET:
+#endif
+#ifdef REDIS_REPLY_PUSH
+    case REDIS_REPLY_PUSH:
+#endif
+        reply.type = Reply::Type::Array;
+        reply.elements.reserve(qsizetype(r->elements));
+        for (size_t i = 0; i < r->elements; ++i)
+            reply.elements.append(convertReply(r->element[i]));
+        break;
+    default:
+        reply.type = Reply::Type::Nil;
+        break;
+    }
+    return reply;
+}
+
+DistributedPromiseError Reply::toError(const QString &key) const
+{
+    if (type == Type::Failure)
+        return DistributedPromiseError(failureCode, QString::fromUtf8(string), key);
+    if (type == Type::Error)
+        return DistributedPromiseError(DistributedPromiseError::RedisError,
+                                       QStringLiteral("Redis answered with an error: %1")
+                                           .arg(QString::fromUtf8(string)),
+                                       key);
+    return DistributedPromiseError(DistributedPromiseError::RedisError,
+                                   QStringLiteral("unexpected Redis reply"), key);
+}
+
+namespace {
+
+// hiredis event hooks. They only ever flip the long-lived notifiers of the current context.
+Connection *currentOwner(void *data)
+{
+    auto *link = static_cast<ContextLink *>(data);
+    return link ? link->owner : nullptr;
+}
+
+} // namespace
+
+// The hooks and callbacks below are called by hiredis (C code): nothing may throw out of them.
+struct HiredisHooks {
+    static void addRead(void *data)
+    {
+        if (Connection *c = currentOwner(data))
+            c->m_readNotifier->setEnabled(true);
+    }
+    static void delRead(void *data)
+    {
+        if (Connection *c = currentOwner(data))
+            c->m_readNotifier->setEnabled(false);
+    }
+    static void addWrite(void *data)
+    {
+        if (Connection *c = currentOwner(data))
+            c->m_writeNotifier->setEnabled(true);
+    }
+    static void delWrite(void *data)
+    {
+        if (Connection *c = currentOwner(data))
+            c->m_writeNotifier->setEnabled(false);
+    }
+    static void cleanup(void *data)
+    {
+        auto *link = static_cast<ContextLink *>(data);
+        if (!link)
+            return;
+        if (Connection *c = link->owner) {
+            try {
+                c->contextLost(link, link->failReason);
+            } catch (...) {
+                qCCritical(lcDistributedPromise, "exception while handling a lost connection");
+            }
+        }
+        delete link;
+    }
+    static void onConnect(const redisAsyncContext *ctx, int status)
+    {
+        ContextLink *link = ContextLink::of(ctx);
+        if (!link || !link->owner)
+            return;
+        if (status != REDIS_OK)
+            link->failReason = QString::fromUtf8(ctx->errstr);
+        try {
+            link->owner->handleConnectStatus(status, ctx->errstr);
+        } catch (...) {
+            qCCritical(lcDistributedPromise, "exception in the connect callback");
+        }
+    }
+    static void onDisconnect(const redisAsyncContext *ctx, int)
+    {
+        // Everything is handled in cleanup(), which hiredis calls on every path (a failed connect
+        // never gets here). Only keep the reason.
+        ContextLink *link = ContextLink::of(ctx);
+        if (link && link->failReason.isEmpty() && ctx->err)
+            link->failReason = QString::fromUtf8(ctx->errstr);
+    }
+    static void onReply(redisAsyncContext *ctx, void *r, void *privdata)
+    {
+        std::unique_ptr<Pending> pending(static_cast<Pending *>(privdata));
+        if (!pending->owner)
+            return;
+        try {
+            if (r) {
+                pending->owner->handleReply(pending.get(),
+                                            convertReply(static_cast<redisReply *>(r)));
+            } else {
+                const ContextLink *link = ContextLink::of(ctx);
+                QString reason = link ? link->failReason : QString();
+                if (reason.isEmpty() && ctx->err)
+                    reason = QString::fromUtf8(ctx->errstr);
+                if (reason.isEmpty())
+                    reason = QStringLiteral("the connection was closed");
+                pending->owner->handleReply(
+                    pending.get(),
+                    Reply::failure(link ? link->failCode : DistributedPromiseError::ConnectionFailed,
+                                   QStringLiteral("Redis at %1: %2")
+                                       .arg(pending->owner->endpoint().displayName(), reason)));
+            }
+        } catch (...) {
+            qCCritical(lcDistributedPromise, "exception escaped a Redis reply callback");
+        }
+    }
+    static void onPubSub(redisAsyncContext *ctx, void *r, void *)
+    {
+        ContextLink *link = ContextLink::of(ctx);
+        if (!r || !link || !link->owner)
+            return;
+        try {
+            link->owner->handlePubSub(convertReply(static_cast<redisReply *>(r)));
+        } catch (...) {
+            qCCritical(lcDistributedPromise, "exception escaped a pub/sub callback");
+        }
+    }
+};
+
+Connection::Connection(const Endpoint &endpoint, Mode mode, const ConnectionOptions &options,
+                       QObject *parent)
+    : QObject(parent)
+    , m_endpoint(endpoint)
+    , m_mode(mode)
+    , m_options(options)
+    , m_backoff(options.reconnectMin)
+{
+    m_readNotifier = new QSocketNotifier(QSocketNotifier::Read, this);
+    m_writeNotifier = new QSocketNotifier(QSocketNotifier::Write, this);
+    m_readNotifier->setEnabled(false);
+    m_writeNotifier->setEnabled(false);
+    connect(m_readNotifier, &QSocketNotifier::activated, this, [this] { onSocketEvent(true); });
+    connect(m_writeNotifier, &QSocketNotifier::activated, this, [this] { onSocketEvent(false); });
+
+    m_connectTimer.setSingleShot(true);
+    m_reconnectTimer.setSingleShot(true);
+    m_commandTimer.setSingleShot(true);
+    connect(&m_connectTimer, &QTimer::timeout, this, [this] {
+        connectionFailed(DistributedPromiseError::ConnectionFailed,
+                         QStringLiteral("could not connect within %1 ms")
+                             .arg(m_options.connectTimeout.count()));
+    });
+    connect(&m_reconnectTimer, &QTimer::timeout, this, &Connection::startConnect);
+    connect(&m_commandTimer, &QTimer::timeout, this, &Connection::onCommandTimer);
+}
+
+Connection::~Connection()
+{
+    if (m_deletedFlag) {
+        // Destroyed from inside a hiredis callback that one of our notifiers started: let the
+        // notifiers finish their signal emission first.
+        *m_deletedFlag = true;
+        m_readNotifier->setParent(nullptr);
+        m_writeNotifier->setParent(nullptr);
+        m_readNotifier->setEnabled(false);
+        m_writeNotifier->setEnabled(false);
+        m_readNotifier->deleteLater();
+        m_writeNotifier->deleteLater();
+    }
+    m_wantOpen = false;
+    if (m_lookupId >= 0)
+        QHostInfo::abortHostLookup(m_lookupId);
+    const QString reason = QStringLiteral("the Redis client was destroyed");
+    // Detach everything from this object before telling anyone, so that callbacks run later by
+    // hiredis (it may defer the free until its current callback returns) find no owner.
+    std::vector<Callback> callbacks;
+    for (Pending *p = m_head; p; p = p->next) {
+        p->owner = nullptr;
+        callbacks.push_back(std::move(p->callback));
+    }
+    m_head = m_tail = nullptr;
+    for (auto &[args, pending] : m_deferred) {
+        callbacks.push_back(std::move(pending->callback));
+        delete pending;
+    }
+    m_deferred.clear();
+    if (m_ctx) {
+        m_link->owner = nullptr;
+        redisAsyncContext *ctx = m_ctx;
+        m_ctx = nullptr;
+        m_link = nullptr;
+        redisAsyncFree(ctx);
+    }
+    const Reply failure = Reply::failure(DistributedPromiseError::Cancelled,
+                                         QStringLiteral("Redis at %1: %2")
+                                             .arg(m_endpoint.displayName(), reason));
+    for (auto &callback : callbacks) {
+        if (callback)
+            callback(failure);
+    }
+}
+
+void Connection::open()
+{
+    m_wantOpen = true;
+    if (m_state == State::Disconnected && !m_reconnectTimer.isActive())
+        startConnect();
+}
+
+void Connection::close()
+{
+    m_wantOpen = false;
+    m_reconnectTimer.stop();
+    connectionFailed(DistributedPromiseError::Cancelled, QStringLiteral("the connection was closed"));
+}
+
+void Connection::startConnect()
+{
+    if (!m_wantOpen || m_state != State::Disconnected)
+        return;
+    m_connectTimer.start(m_options.connectTimeout);
+    if (m_endpoint.transport == Endpoint::Transport::Unix) {
+        connectToAddress(QString());
+        return;
+    }
+    QHostAddress literal;
+    if (literal.setAddress(m_endpoint.host)) {
+        connectToAddress(literal.toString());
+        return;
+    }
+    m_state = State::Resolving;
+    m_lookupId = QHostInfo::lookupHost(m_endpoint.host, this, &Connection::onHostLookedUp);
+}
+
+void Connection::onHostLookedUp(const QHostInfo &info)
+{
+    m_lookupId = -1;
+    if (m_state != State::Resolving)
+        return;
+    if (info.error() != QHostInfo::NoError || info.addresses().isEmpty()) {
+        connectionFailed(DistributedPromiseError::ConnectionFailed,
+                         QStringLiteral("cannot resolve host name '%1': %2")
+                             .arg(m_endpoint.host, info.errorString()));
+        return;
+    }
+    QHostAddress chosen = info.addresses().constFirst();
+    for (const QHostAddress &address : info.addresses()) {
+        if (address.protocol() == QAbstractSocket::IPv4Protocol) {
+            chosen = address;
+            break;
+        }
+    }
+    m_state = State::Disconnected;
+    connectToAddress(chosen.toString());
+}
+
+void Connection::connectToAddress(const QString &address)
+{
+    redisAsyncContext *ctx = nullptr;
+    if (m_endpoint.transport == Endpoint::Transport::Unix)
+        ctx = redisAsyncConnectUnix(QFile::encodeName(m_endpoint.socketPath).constData());
+    else
+        ctx = redisAsyncConnect(address.toLatin1().constData(), m_endpoint.port);
+    if (!ctx) {
+        connectionFailed(DistributedPromiseError::ConnectionFailed,
+                         QStringLiteral("out of memory creating a connection"));
+        return;
+    }
+    if (ctx->err) {
+        const QString reason = QString::fromUtf8(ctx->errstr);
+        redisAsyncFree(ctx);
+        connectionFailed(DistributedPromiseError::ConnectionFailed, reason);
+        return;
+    }
+    m_ctx = ctx;
+    m_link = new ContextLink;
+    m_link->owner = this;
+    m_state = State::Connecting;
+    m_socketConnected = false;
+    ctx->ev.data = m_link;
+    ctx->ev.addRead = &HiredisHooks::addRead;
+    ctx->ev.delRead = &HiredisHooks::delRead;
+    ctx->ev.addWrite = &HiredisHooks::addWrite;
+    ctx->ev.delWrite = &HiredisHooks::delWrite;
+    ctx->ev.cleanup = &HiredisHooks::cleanup;
+    m_readNotifier->setEnabled(false);
+    m_writeNotifier->setEnabled(false);
+    m_readNotifier->setSocket(ctx->c.fd);
+    m_writeNotifier->setSocket(ctx->c.fd);
+    m_readNotifier->setEnabled(true);
+    redisAsyncSetConnectCallback(ctx, &HiredisHooks::onConnect);
+    redisAsyncSetDisconnectCallback(ctx, &HiredisHooks::onDisconnect);
+    handshake();
+    // Commands issued during the host lookup go out now, behind the handshake.
+    const auto deferred = std::exchange(m_deferred, {});
+    for (const auto &[args, pending] : deferred)
+        send(args, pending);
+    if (m_mode == Mode::Subscriber) {
+        QList<QByteArray> wanted;
+        for (auto it = m_channels.begin(); it != m_channels.end();) {
+            if (!it->wanted) {
+                it = m_channels.erase(it);
+                continue;
+            }
+            it->confirmed = false;
+            it->opsInFlight = 0;
+            wanted.append(it.key());
+            ++it;
+        }
+        if (!wanted.isEmpty())
+            sendSubscription("SUBSCRIBE", wanted);
+    }
+}
+
+void Connection::handshake()
+{
+    QList<QList<QByteArray>> commands;
+    if (!m_endpoint.password.isEmpty()) {
+        QList<QByteArray> auth { QByteArrayLiteral("AUTH") };
+        if (!m_endpoint.user.isEmpty())
+            auth.append(m_endpoint.user);
+        auth.append(m_endpoint.password);
+        commands.append(auth);
+    }
+    if (m_endpoint.db != 0 && m_mode == Mode::Commands)
+        commands.append({ QByteArrayLiteral("SELECT"), QByteArray::number(m_endpoint.db) });
+    m_handshakePending = int(commands.size());
+    for (const auto &args : commands) {
+        auto *pending = new Pending;
+        pending->owner = this;
+        const bool isAuth = args.constFirst() == "AUTH";
+        pending->callback = [this, isAuth](const Reply &reply) {
+            if (reply.isFailure())
+                return; // the connection is going away anyway
+            if (reply.isError()) {
+                const QString what = isAuth
+                    ? QStringLiteral("authentication failed (check the user and password in the URL)")
+                    : QStringLiteral("SELECT failed (check the database number in the URL)");
+                connectionFailed(DistributedPromiseError::ConnectionFailed,
+                                 what + QStringLiteral(": ") + QString::fromUtf8(reply.string));
+                return;
+            }
+            if (--m_handshakePending == 0 && m_socketConnected)
+                markReady();
+        };
+        send(args, pending);
+    }
+}
+
+void Connection::handleConnectStatus(int status, const char *error)
+{
+    if (status != REDIS_OK) {
+        // hiredis frees the context right after this callback; cleanup() reports it.
+        m_link->failReason = QString::fromUtf8(error);
+        return;
+    }
+    m_socketConnected = true;
+    if (m_handshakePending == 0)
+        markReady();
+}
+
+void Connection::markReady()
+{
+    m_connectTimer.stop();
+    m_state = State::Connected;
+    m_backoff = m_options.reconnectMin;
+    m_lastError.clear();
+    qCDebug(lcDistributedPromise) << "connected to" << m_endpoint.displayName()
+                                  << (m_mode == Mode::Subscriber ? "(subscriber)" : "");
+    Q_EMIT connected();
+}
+
+void Connection::onSocketEvent(bool readable)
+{
+    if (!m_ctx)
+        return;
+    bool deleted = false;
+    m_deletedFlag = &deleted;
+    if (readable)
+        redisAsyncHandleRead(m_ctx);
+    else
+        redisAsyncHandleWrite(m_ctx);
+    if (!deleted)
+        m_deletedFlag = nullptr;
+}
+
+void Connection::command(const QList<QByteArray> &args, Callback callback)
+{
+    Q_ASSERT(m_mode == Mode::Commands);
+    auto *pending = new Pending;
+    pending->owner = this;
+    pending->callback = std::move(callback);
+    if (m_state == State::Resolving) {
+        m_deferred.append({ args, pending });
+        return;
+    }
+    if (!m_ctx) {
+        failLater(pending,
+                  QStringLiteral("not connected to Redis at %1%2")
+                      .arg(m_endpoint.displayName(),
+                           m_lastError.isEmpty() ? QString() : QStringLiteral(": ") + m_lastError));
+        return;
+    }
+    send(args, pending);
+}
+
+QFuture<Reply> Connection::command(const QList<QByteArray> &args)
+{
+    auto promise = std::make_shared<QPromise<Reply>>();
+    promise->start();
+    QFuture<Reply> future = promise->future();
+    command(args, [promise](const Reply &reply) {
+        if (reply.isFailure())
+            promise->setException(reply.toError());
+        else
+            promise->addResult(reply);
+        promise->finish();
+    });
+    return future;
+}
+
+void Connection::send(const QList<QByteArray> &args, Pending *pending)
+{
+    QVarLengthArray<const char *, 16> argv;
+    QVarLengthArray<size_t, 16> argvlen;
+    for (const QByteArray &arg : args) {
+        argv.append(arg.constData());
+        argvlen.append(size_t(arg.size()));
+    }
+    if (m_options.commandTimeout.count() > 0)
+        pending->deadline = QDeadlineTimer(m_options.commandTimeout);
+    link(pending);
+    const int rc = redisAsyncCommandArgv(m_ctx, &HiredisHooks::onReply, pending, int(argv.size()),
+                                         argv.data(), argvlen.data());
+    if (rc != REDIS_OK) {
+        unlink(pending);
+        failLater(pending, QStringLiteral("Redis at %1 refused the command: %2")
+                               .arg(m_endpoint.displayName(),
+                                    QString::fromUtf8(m_ctx->errstr[0] ? m_ctx->errstr
+                                                                        : "connection closing")));
+        return;
+    }
+    if (!m_commandTimer.isActive())
+        armCommandTimer();
+}
+
+void Connection::failLater(Pending *pending, const QString &reason)
+{
+    // Never call back re-entrantly from inside command().
+    const Reply failure = Reply::failure(DistributedPromiseError::ConnectionFailed, reason);
+    QMetaObject::invokeMethod(
+        this,
+        [callback = std::move(pending->callback), failure] {
+            if (callback)
+                callback(failure);
+        },
+        Qt::QueuedConnection);
+    delete pending;
+}
+
+void Connection::link(Pending *pending)
+{
+    pending->prev = m_tail;
+    pending->next = nullptr;
+    if (m_tail)
+        m_tail->next = pending;
+    else
+        m_head = pending;
+    m_tail = pending;
+    ++m_pendingCount;
+}
+
+void Connection::unlink(Pending *pending)
+{
+    if (pending->prev)
+        pending->prev->next = pending->next;
+    else
+        m_head = pending->next;
+    if (pending->next)
+        pending->next->prev = pending->prev;
+    else
+        m_tail = pending->prev;
+    pending->prev = pending->next = nullptr;
+    --m_pendingCount;
+}
+
+void Connection::handleReply(Pending *pending, const Reply &reply)
+{
+    unlink(pending);
+    pending->owner = nullptr;
+    Callback callback = std::move(pending->callback);
+    if (callback)
+        callback(reply); // may destroy this connection: touch nothing after it
+}
+
+void Connection::armCommandTimer()
+{
+    if (!m_head || m_options.commandTimeout.count() <= 0)
+        return;
+    m_commandTimer.start(std::max<qint64>(0, m_head->deadline.remainingTime()));
+}
+
+void Connection::onCommandTimer()
+{
+    if (!m_head)
+        return;
+    if (!m_head->deadline.hasExpired()) {
+        armCommandTimer();
+        return;
+    }
+    qCWarning(lcDistributedPromise) << "Redis at" << m_endpoint.displayName()
+                                    << "did not answer within"
+                                    << m_options.commandTimeout.count() << "ms; reconnecting";
+    dropContext(DistributedPromiseError::Timeout,
+                QStringLiteral("no reply within %1 ms").arg(m_options.commandTimeout.count()));
+}
+
+void Connection::connectionFailed(DistributedPromiseError::Code code, const QString &reason)
+{
+    if (m_lookupId >= 0) {
+        QHostInfo::abortHostLookup(m_lookupId);
+        m_lookupId = -1;
+    }
+    if (m_ctx) {
+        dropContext(code, reason);
+        return;
+    }
+    // No hiredis context: only commands waiting for the host lookup are pending.
+    m_connectTimer.stop();
+    if (m_state == State::Disconnected && m_deferred.isEmpty()
+        && code == DistributedPromiseError::Cancelled)
+        return;
+    m_state = State::Disconnected;
+    m_lastError = reason;
+    const auto deferred = std::exchange(m_deferred, {});
+    for (const auto &[args, pending] : deferred)
+        failLater(pending, QStringLiteral("Redis at %1: %2").arg(m_endpoint.displayName(), reason));
+    qCDebug(lcDistributedPromise).noquote()
+        << "could not connect to Redis at" << m_endpoint.displayName() << "-" << reason;
+    scheduleReconnect();
+    Q_EMIT disconnected(reason);
+}
+
+void Connection::dropContext(DistributedPromiseError::Code code, const QString &reason)
+{
+    if (!m_ctx)
+        return;
+    redisAsyncContext *ctx = m_ctx;
+    m_link->failCode = code;
+    m_link->failReason = reason;
+    // hiredis runs every pending callback with NULL (now, or when its current callback returns)
+    // and then calls cleanup(), which lands in contextLost().
+    redisAsyncFree(ctx);
+}
+
+void Connection::contextLost(ContextLink *link, const QString &reason)
+{
+    if (link != m_link)
+        return;
+    link->owner = nullptr;
+    m_link = nullptr;
+    m_ctx = nullptr;
+    m_readNotifier->setEnabled(false);
+    m_writeNotifier->setEnabled(false);
+    m_commandTimer.stop();
+    m_connectTimer.stop();
+    const bool wasConnected = m_state == State::Connected;
+    m_state = State::Disconnected;
+    m_lastError = reason.isEmpty() ? QStringLiteral("the connection was closed") : reason;
+    for (ChannelState &channel : m_channels) {
+        channel.confirmed = false;
+        channel.opsInFlight = 0;
+    }
+    if (wasConnected)
+        qCWarning(lcDistributedPromise).noquote()
+            << "lost the connection to Redis at" << m_endpoint.displayName() << "-" << m_lastError;
+    else
+        qCDebug(lcDistributedPromise).noquote()
+            << "could not connect to Redis at" << m_endpoint.displayName() << "-" << m_lastError;
+    scheduleReconnect();
+    Q_EMIT disconnected(m_lastError);
+}
+
+void Connection::scheduleReconnect()
+{
+    if (!m_wantOpen || !m_options.reconnect)
+        return;
+    const double jitter = 0.8 + 0.4 * QRandomGenerator::global()->generateDouble();
+    m_reconnectTimer.start(std::chrono::milliseconds(qint64(double(m_backoff.count()) * jitter)));
+    m_backoff = std::min(m_backoff * 2, m_options.reconnectMax);
+}
+
+void Connection::subscribe(const QByteArray &channel)
+{
+    Q_ASSERT(m_mode == Mode::Subscriber);
+    ChannelState &state = m_channels[channel];
+    if (state.wanted)
+        return;
+    state.wanted = true;
+    if (m_ctx)
+        sendSubscription("SUBSCRIBE", { channel });
+}
+
+void Connection::unsubscribe(const QByteArray &channel)
+{
+    Q_ASSERT(m_mode == Mode::Subscriber);
+    auto it = m_channels.find(channel);
+    if (it == m_channels.end() || !it->wanted)
+        return;
+    it->wanted = false;
+    it->confirmed = false;
+    if (m_ctx)
+        sendSubscription("UNSUBSCRIBE", { channel });
+    if (it->opsInFlight == 0)
+        m_channels.erase(it);
+}
+
+bool Connection::isSubscribed(const QByteArray &channel) const
+{
+    const auto it = m_channels.constFind(channel);
+    return it != m_channels.cend() && it->confirmed;
+}
+
+void Connection::sendSubscription(const char *verb, const QList<QByteArray> &channels)
+{
+    QVarLengthArray<const char *, 16> argv;
+    QVarLengthArray<size_t, 16> argvlen;
+    argv.append(verb);
+    argvlen.append(std::strlen(verb));
+    for (const QByteArray &channel : channels) {
+        argv.append(channel.constData());
+        argvlen.append(size_t(channel.size()));
+    }
+    const int rc = redisAsyncCommandArgv(m_ctx, &HiredisHooks::onPubSub, nullptr, int(argv.size()),
+                                         argv.data(), argvlen.data());
+    if (rc != REDIS_OK)
+        return; // e.g. UNSUBSCRIBE on a context that is not subscribed to anything
+    for (const QByteArray &channel : channels)
+        ++m_channels[channel].opsInFlight;
+}
+
+void Connection::handlePubSub(const Reply &reply)
+{
+    if (!reply.isArray() || reply.elements.size() < 3)
+        return;
+    const QByteArray &kind = reply.elements.at(0).string;
+    const QByteArray &channel = reply.elements.at(1).string;
+    if (kind == "message") {
+        const auto it = m_channels.constFind(channel);
+        if (it != m_channels.cend() && it->wanted)
+            Q_EMIT message(channel, reply.elements.at(2).string);
+        return;
+    }
+    const bool isSubscribe = kind == "subscribe";
+    if (!isSubscribe && kind != "unsubscribe")
+        return;
+    auto it = m_channels.find(channel);
+    if (it == m_channels.end())
+        return;
+    it->opsInFlight = std::max(0, it->opsInFlight - 1);
+    if (it->opsInFlight > 0)
+        return;
+    if (!it->wanted) {
+        m_channels.erase(it);
+        return;
+    }
+    if (isSubscribe && !it->confirmed) {
+        it->confirmed = true;
+        Q_EMIT subscribed(channel);
+    }
+}
+
+} // namespace DistributedPromiseRedis

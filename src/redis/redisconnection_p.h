@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "distributedpromise_export.h"
+#include "redisendpoint_p.h"
+#include "redisreply_p.h"
+
+#include <QtCore/QFuture>
+#include <QtCore/QHash>
+#include <QtCore/QList>
+#include <QtCore/QObject>
+#include <QtCore/QTimer>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+struct redisAsyncContext;
+class QSocketNotifier;
+class QHostInfo;
+
+namespace DistributedPromiseRedis {
+
+/*! Receives exactly one reply (or Failure) per command, on the connection's thread. */
+using Callback = std::function<void(const Reply &)>;
+
+struct ConnectionOptions {
+    /*! DNS + TCP connect + AUTH/SELECT must finish within this. */
+    std::chrono::milliseconds connectTimeout { 3000 };
+    /*! The oldest unanswered command may wait this long before the connection is dropped; 0 = never. */
+    std::chrono::milliseconds commandTimeout { 5000 };
+    std::chrono::milliseconds reconnectMin { 50 };
+    std::chrono::milliseconds reconnectMax { 2000 };
+    bool reconnect = true;
+};
+
+struct Pending;
+struct ContextLink;
+struct HiredisHooks;
+
+/*!
+    One hiredis async connection driven by Qt's event loop through two long-lived
+    QSocketNotifiers. Commands mode pipelines any number of commands; Subscriber mode only
+    (un)subscribes and delivers messages. Lives in one thread.
+
+    Every command's callback runs exactly once: with the reply, or with a Failure reply when the
+    connection drops, times out, is closed or the object is destroyed. A command issued while no
+    connection exists fails at once (delivered from the event loop, never re-entrantly).
+*/
+class DISTRIBUTEDPROMISE_EXPORT Connection : public QObject
+{
+    Q_OBJECT
+public:
+    enum class Mode { Commands, Subscriber };
+    enum class State { Disconnected, Resolving, Connecting, Connected };
+    Q_ENUM(State)
+
+    Connection(const Endpoint &endpoint, Mode mode, const ConnectionOptions &options = {},
+               QObject *parent = nullptr);
+    ~Connection() override;
+
+    /*! Starts connecting, and keeps reconnecting with backoff after losses until close(). */
+    void open();
+    /*! Fails every pending command, disconnects and stops reconnecting. */
+    void close();
+
+    State state() const { return m_state; }
+    bool isConnected() const { return m_state == State::Connected; }
+    /*! Why the last connection attempt failed or was lost; empty while healthy. */
+    QString lastError() const { return m_lastError; }
+    const Endpoint &endpoint() const { return m_endpoint; }
+    /*! Commands sent and not answered yet. */
+    int pendingCount() const { return m_pendingCount; }
+
+    /*! Sends one command (binary-safe arguments); \a callback gets the reply. Commands mode. */
+    void command(const QList<QByteArray> &args, Callback callback);
+    /*! The same as a future; a transport failure fails the future with DistributedPromiseError. */
+    QFuture<Reply> command(const QList<QByteArray> &args);
+
+    /*! Subscriber mode: want \a channel; subscribed() follows when Redis confirms it. */
+    void subscribe(const QByteArray &channel);
+    /*! Subscriber mode: stop wanting \a channel. */
+    void unsubscribe(const QByteArray &channel);
+    /*! Subscriber mode: Redis has confirmed \a channel and no (un)subscribe for it is in flight. */
+    bool isSubscribed(const QByteArray &channel) const;
+
+Q_SIGNALS:
+    void connected();
+    void disconnected(const QString &reason);
+    void message(const QByteArray &channel, const QByteArray &payload);
+    void subscribed(const QByteArray &channel);
+
+private:
+    friend struct HiredisHooks;
+    struct ChannelState {
+        bool wanted = false;
+        bool confirmed = false;
+        int opsInFlight = 0;
+    };
+
+    void startConnect();
+    void connectToAddress(const QString &address);
+    void onHostLookedUp(const QHostInfo &info);
+    void handshake();
+    void markReady();
+    void handleConnectStatus(int status, const char *error);
+    void handleReply(Pending *pending, const Reply &reply);
+    void handlePubSub(const Reply &reply);
+    void contextLost(ContextLink *link, const QString &reason);
+    void dropContext(DistributedPromiseError::Code code, const QString &reason);
+    void connectionFailed(DistributedPromiseError::Code code, const QString &reason);
+    void scheduleReconnect();
+    void send(const QList<QByteArray> &args, Pending *pending);
+    void sendSubscription(const char *verb, const QList<QByteArray> &channels);
+    void failLater(Pending *pending, const QString &reason);
+    void link(Pending *pending);
+    void unlink(Pending *pending);
+    void armCommandTimer();
+    void onCommandTimer();
+    void onSocketEvent(bool readable);
+
+    const Endpoint m_endpoint;
+    const Mode m_mode;
+    const ConnectionOptions m_options;
+    State m_state = State::Disconnected;
+    bool m_wantOpen = false;
+    redisAsyncContext *m_ctx = nullptr;
+    ContextLink *m_link = nullptr;
+    QSocketNotifier *m_readNotifier = nullptr;
+    QSocketNotifier *m_writeNotifier = nullptr;
+    bool *m_deletedFlag = nullptr;
+    int m_lookupId = -1;
+    int m_handshakePending = 0;
+    bool m_socketConnected = false;
+    QString m_lastError;
+    std::chrono::milliseconds m_backoff;
+    QTimer m_connectTimer;
+    QTimer m_reconnectTimer;
+    QTimer m_commandTimer;
+    // In-flight commands, oldest first (an intrusive list: Pending is the node).
+    Pending *m_head = nullptr;
+    Pending *m_tail = nullptr;
+    int m_pendingCount = 0;
+    // Commands issued while the host name is being resolved.
+    QList<std::pair<QList<QByteArray>, Pending *>> m_deferred;
+    QHash<QByteArray, ChannelState> m_channels;
+};
+
+} // namespace DistributedPromiseRedis
