@@ -32,8 +32,7 @@ constexpr int kMaxSocketPathLength = 107;
 
 QString missingServerMessage()
 {
-    return QStringLiteral(
-        "redis-server not found on PATH; install it (scripts/install-deps.sh)");
+    return QStringLiteral("redis-server not found on PATH; install it (scripts/install-deps.sh)");
 }
 
 quint16 pickFreePort()
@@ -103,8 +102,7 @@ bool pingOver(Socket &socket, int timeoutMs)
 RedisServer::RedisServer(Transport transport, QStringList extraArgs)
     : m_transport(transport)
     , m_extraArgs(std::move(extraArgs))
-{
-}
+{ }
 
 RedisServer::~RedisServer()
 {
@@ -133,8 +131,9 @@ bool RedisServer::start()
             base = QStringLiteral("/tmp");
         auto dir = std::make_unique<QTemporaryDir>(base + QStringLiteral("/dptest-redis-XXXXXX"));
         if (!dir->isValid()) {
-            m_error = QStringLiteral("RedisServer: cannot create a temporary directory under %1: %2")
-                          .arg(base, dir->errorString());
+            m_error
+                = QStringLiteral("RedisServer: cannot create a temporary directory under %1: %2")
+                      .arg(base, dir->errorString());
             return false;
         }
         m_dir = std::move(dir);
@@ -258,8 +257,8 @@ bool RedisServer::waitUntilReady()
             return false;
         }
         if (deadline.hasExpired()) {
-            setFailure(QStringLiteral("redis-server did not print \"Ready to accept "
-                                      "connections\" within %1 ms")
+            setFailure(QStringLiteral("redis-server did not say it was ready to accept "
+                                      "connections within %1 ms")
                            .arg(kTimeoutMs));
             return false;
         }
@@ -269,8 +268,8 @@ bool RedisServer::waitUntilReady()
     // The log line says the listeners are up; make sure a client really gets an answer.
     while (!pingOnce(int(qMax<qint64>(qMin<qint64>(deadline.remainingTime(), 1000), 1)))) {
         if (deadline.hasExpired() || m_process->state() == QProcess::NotRunning) {
-            setFailure(QStringLiteral("redis-server does not answer PING at %1")
-                           .arg(url().toString()));
+            setFailure(
+                QStringLiteral("redis-server does not answer PING at %1").arg(url().toString()));
             return false;
         }
     }
@@ -298,7 +297,9 @@ void RedisServer::drainOutput()
     while ((newline = m_partialLine.indexOf('\n')) >= 0) {
         const QByteArray line = m_partialLine.left(newline).trimmed();
         m_partialLine.remove(0, newline + 1);
-        if (line.contains("Ready to accept connections"))
+        // Redis 7.0: "Ready to accept connections" (TCP) or "The server is now ready to accept
+        // connections at <path>" (unix socket only); 7.2: "Ready to accept connections tcp|unix".
+        if (line.toLower().contains("ready to accept connections"))
             m_sawReady = true;
         m_log.append(line);
         if (m_log.size() > kLogLines)
@@ -345,20 +346,11 @@ QString RedisServer::logTail() const
     return QString::fromLocal8Bit(lines.join('\n'));
 }
 
-QString RedisServer::errorString() const
-{
-    return m_error;
-}
+QString RedisServer::errorString() const { return m_error; }
 
-void RedisServer::stop()
-{
-    finishProcess(SIGTERM);
-}
+void RedisServer::stop() { finishProcess(SIGTERM); }
 
-void RedisServer::kill()
-{
-    finishProcess(SIGKILL);
-}
+void RedisServer::kill() { finishProcess(SIGKILL); }
 
 bool RedisServer::restart()
 {
@@ -397,15 +389,9 @@ bool RedisServer::isRunning() const
     return m_process->state() != QProcess::NotRunning;
 }
 
-bool RedisServer::isPaused() const
-{
-    return m_paused && isRunning();
-}
+bool RedisServer::isPaused() const { return m_paused && isRunning(); }
 
-qint64 RedisServer::pid() const
-{
-    return isRunning() ? m_process->processId() : 0;
-}
+qint64 RedisServer::pid() const { return isRunning() ? m_process->processId() : 0; }
 
 QUrl RedisServer::url() const
 {
@@ -414,25 +400,13 @@ QUrl RedisServer::url() const
     return m_port == 0 ? QUrl() : QUrl(QStringLiteral("redis://127.0.0.1:%1").arg(m_port));
 }
 
-quint16 RedisServer::port() const
-{
-    return m_transport == Transport::Tcp ? m_port : 0;
-}
+quint16 RedisServer::port() const { return m_transport == Transport::Tcp ? m_port : 0; }
 
-QString RedisServer::socketPath() const
-{
-    return m_socketPath;
-}
+QString RedisServer::socketPath() const { return m_socketPath; }
 
-QString RedisServer::dir() const
-{
-    return m_dir ? m_dir->path() : QString();
-}
+QString RedisServer::dir() const { return m_dir ? m_dir->path() : QString(); }
 
-RedisServer::Transport RedisServer::transport() const
-{
-    return m_transport;
-}
+RedisServer::Transport RedisServer::transport() const { return m_transport; }
 
 QByteArray RedisServer::cli(const QStringList &args) const
 {
@@ -467,9 +441,6 @@ QByteArray RedisServer::cli(const QStringList &args) const
     return process.readAllStandardOutput().trimmed();
 }
 
-QByteArrayList RedisServer::recentLog() const
-{
-    return m_log;
-}
+QByteArrayList RedisServer::recentLog() const { return m_log; }
 
 } // namespace DistributedPromiseTest

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "distributedpromise_export.h"
+#include "distributedpromiseerror.h"
+
+#include <QtCore/QFuture>
+#include <QtCore/QJsonValue>
+#include <QtCore/QObject>
+#include <QtCore/QVariant>
+
+#include <memory>
+
+class DistributedPromisePrivate;
+
+/*!
+    \class DistributedPromise
+    \brief One call's outcome as a QObject, for signals, property bindings and QML.
+
+    Made by DistributedPromiseWrapper::call(). It emits resolved() or failed() at most once, then
+    finished() exactly once, always on its own thread and never before the event loop runs (so
+    connecting right after call() never misses the outcome).
+
+    \since 0.1
+*/
+class DISTRIBUTEDPROMISE_EXPORT DistributedPromise : public QObject
+{
+    Q_OBJECT
+    Q_PROPERTY(QString key READ key CONSTANT)
+    Q_PROPERTY(State state READ state NOTIFY stateChanged)
+    Q_PROPERTY(QVariant value READ value NOTIFY stateChanged)
+    Q_PROPERTY(QString errorString READ errorString NOTIFY stateChanged)
+    Q_PROPERTY(int errorCode READ errorCode NOTIFY stateChanged)
+public:
+    enum State { Pending, Resolved, Failed };
+    Q_ENUM(State)
+
+    /*! Follows \a future, the outcome of the call named \a key. */
+    DistributedPromise(const QString &key, const QFuture<QJsonValue> &future,
+                       QObject *parent = nullptr);
+    ~DistributedPromise() override;
+
+    QString key() const;
+    State state() const;
+    /*! The value once Resolved (JSON converted with QJsonValue::toVariant), else invalid. */
+    QVariant value() const;
+    /*! The error message once Failed, else empty. */
+    QString errorString() const;
+    /*! A DistributedPromiseError::Code once Failed, else -1. */
+    int errorCode() const;
+    /*! The outcome as a future, for QFuture continuations. */
+    QFuture<QJsonValue> future() const;
+
+Q_SIGNALS:
+    void resolved(const QVariant &value);
+    void failed(int errorCode, const QString &errorString);
+    void finished();
+    void stateChanged();
+
+private:
+    std::unique_ptr<DistributedPromisePrivate> const d_ptr;
+    Q_DECLARE_PRIVATE(DistributedPromise)
+};

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "distributedpromise_export.h"
+
+#include <QtCore/QString>
+#include <QtCore/QUrl>
+
+#include <chrono>
+
+/*!
+    \class DistributedPromiseConfig
+    \brief Settings shared by every call made through one DistributedPromiseWrapper.
+
+    The defaults are those of the original Node library: a 30 s lock, a 30 min cache, and keys
+    named distributed-promise:{identity}. Processes that should share work must use the same
+    redisUrl, prefixes and separator.
+
+    \since 0.1
+*/
+struct DISTRIBUTEDPROMISE_EXPORT DistributedPromiseConfig {
+    /*! What a call does when Redis cannot be reached. */
+    enum WhenRedisUnavailable {
+        RunLocally, ///< run the work in this process (callers in this process still share it)
+        Fail, ///< fail the call with DistributedPromiseError::ConnectionFailed
+    };
+
+    /*! redis://[[user]:password@]host[:port][/db] or unix:///path/to/socket[?db=N]. */
+    QUrl redisUrl = QUrl(QStringLiteral("redis://127.0.0.1:6379"));
+    /*! Lease of the work lock; the holder renews it every lockTimeout/3 while the work runs, and a
+        waiter takes over at most this long after a holder died. */
+    std::chrono::milliseconds lockTimeout = std::chrono::seconds(30);
+    /*! How long a result stays cached; 0 never writes the cache (lock and publish only). */
+    std::chrono::milliseconds ttl = std::chrono::minutes(30);
+    QString keyPrefix = QStringLiteral("distributed-promise");
+    QString lockPrefix = QStringLiteral("lock");
+    QString notifPrefix = QStringLiteral("notif");
+    QString keySeparator = QStringLiteral(":");
+    /*! Default for DistributedPromiseWrapOptions::timeout: how long a caller waits; 0 = no limit. */
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(0);
+    WhenRedisUnavailable whenRedisUnavailable = RunLocally;
+    /*! Largest encoded arguments or value accepted, in bytes. */
+    qint64 maxValueBytes = 16 * 1024 * 1024;
+    /*! Host lookup, TCP connect and AUTH/SELECT must finish within this. */
+    std::chrono::milliseconds connectTimeout = std::chrono::seconds(3);
+    /*! A Redis command unanswered for this long drops and re-opens the connection. */
+    std::chrono::milliseconds commandTimeout = std::chrono::seconds(5);
+};

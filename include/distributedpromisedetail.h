@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// Implementation details of DistributedPromiseWrapper::wrap(); not part of the API.
+
+#include "distributedpromisecodec.h"
+#include "distributedpromiseerror.h"
+
+#include <QtCore/QFuture>
+#include <QtCore/QFutureWatcher>
+#include <QtCore/QJsonArray>
+#include <QtCore/QPromise>
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <utility>
+
+class DistributedPromiseWrapper;
+
+namespace DistributedPromiseDetail {
+
+/*! The outcome of one execution of the work. */
+struct Outcome {
+    bool ok = false;
+    QJsonValue value;
+    DistributedPromiseError::Code code = DistributedPromiseError::WorkFailed;
+    QString message;
+
+    static Outcome failure(DistributedPromiseError::Code code, const QString &message)
+    {
+        Outcome outcome;
+        outcome.code = code;
+        outcome.message = message;
+        return outcome;
+    }
+};
+
+using Done = std::function<void(const Outcome &)>;
+/*! Decodes the arguments, runs the work and calls done exactly once (maybe later). */
+using Runner = std::function<void(const QJsonArray &args, QObject *context, const Done &done)>;
+
+/*! One caller waiting for an outcome. The wrapper finishes it exactly once. */
+class DISTRIBUTEDPROMISE_EXPORT Waiter
+{
+public:
+    virtual ~Waiter();
+    virtual void resolve(const QJsonValue &value) = 0;
+    virtual void fail(const DistributedPromiseError &error) = 0;
+    virtual bool isCanceled() const = 0;
+};
+
+template<typename T>
+class TypedWaiter final : public Waiter
+{
+public:
+    TypedWaiter() { m_promise.start(); }
+    ~TypedWaiter() override
+    {
+        if (!m_finished)
+            fail(DistributedPromiseError(DistributedPromiseError::Cancelled,
+                                         QStringLiteral("the wrapper was destroyed before the call "
+                                                        "finished")));
+    }
+    QFuture<T> future() { return m_promise.future(); }
+
+    void resolve(const QJsonValue &value) override
+    {
+        if constexpr (std::is_void_v<T>) {
+            Q_UNUSED(value)
+            finish();
+        } else {
+            try {
+                m_promise.addResult(DistributedPromiseCodec<T>::decode(value));
+            } catch (const DistributedPromiseError &error) {
+                m_promise.setException(error);
+            }
+            finish();
+        }
+    }
+    void fail(const DistributedPromiseError &error) override
+    {
+        m_promise.setException(error);
+        finish();
+    }
+    bool isCanceled() const override { return m_promise.isCanceled(); }
+
+private:
+    void finish()
+    {
+        m_finished = true;
+        m_promise.finish();
+    }
+    QPromise<T> m_promise;
+    bool m_finished = false;
+};
+
+class Core;
+struct CoreHandle;
+
+/*! What wrap() registered: the key, the options and the type-erased work. */
+struct DISTRIBUTEDPROMISE_EXPORT Registration {
+    QString key;
+    std::optional<std::chrono::milliseconds> timeout;
+    Runner run;
+    std::shared_ptr<CoreHandle> core;
+};
+
+/*! Hands a call to the wrapper's thread; any thread. The waiter always gets finished. */
+DISTRIBUTEDPROMISE_EXPORT void submit(const std::shared_ptr<Registration> &registration,
+                                      QJsonArray args, std::unique_ptr<Waiter> waiter);
+
+DISTRIBUTEDPROMISE_EXPORT Outcome outcomeFromCurrentException();
+
+template<typename T>
+Outcome outcomeFromValue(const T &value)
+{
+    Outcome outcome;
+    try {
+        outcome.value = DistributedPromiseCodec<T>::encode(value);
+        outcome.ok = true;
+    } catch (...) {
+        return outcomeFromCurrentException();
+    }
+    return outcome;
+}
+
+template<typename T>
+void watchFuture(const QFuture<T> &future, QObject *context, const Done &done)
+{
+    auto *watcher = new QFutureWatcher<T>(context);
+    QObject::connect(watcher, &QFutureWatcherBase::finished, context, [watcher, done] {
+        watcher->deleteLater();
+        QFuture<T> finished = watcher->future();
+        try {
+            finished.waitForFinished(); // finished already: only rethrows a stored exception
+        } catch (...) {
+            done(outcomeFromCurrentException());
+            return;
+        }
+        if constexpr (std::is_void_v<T>) {
+            if (finished.isCanceled())
+                done(Outcome::failure(DistributedPromiseError::WorkFailed,
+                                      QStringLiteral("the work's future was cancelled")));
+            else
+                done(Outcome { true, QJsonValue(QJsonValue::Null), {}, {} });
+        } else {
+            if (finished.isCanceled() || finished.resultCount() == 0)
+                done(Outcome::failure(DistributedPromiseError::WorkFailed,
+                                      QStringLiteral("the work's future was cancelled")));
+            else
+                done(outcomeFromValue<T>(finished.result()));
+        }
+    });
+    watcher->setFuture(future);
+}
+
+template<typename F>
+struct FunctionTraits : FunctionTraits<decltype(&std::decay_t<F>::operator())> { };
+template<typename R, typename... A>
+struct FunctionTraits<R (*)(A...)> {
+    using Result = R;
+    using Args = std::tuple<std::decay_t<A>...>;
+};
+template<typename R, typename... A>
+struct FunctionTraits<R (*)(A...) noexcept> : FunctionTraits<R (*)(A...)> { };
+template<typename R, typename C, typename... A>
+struct FunctionTraits<R (C::*)(A...)> : FunctionTraits<R (*)(A...)> { };
+template<typename R, typename C, typename... A>
+struct FunctionTraits<R (C::*)(A...) const> : FunctionTraits<R (*)(A...)> { };
+template<typename R, typename C, typename... A>
+struct FunctionTraits<R (C::*)(A...) noexcept> : FunctionTraits<R (*)(A...)> { };
+template<typename R, typename C, typename... A>
+struct FunctionTraits<R (C::*)(A...) const noexcept> : FunctionTraits<R (*)(A...)> { };
+
+template<typename R>
+struct ResultTraits {
+    using Value = R;
+    static constexpr bool isFuture = false;
+};
+template<typename T>
+struct ResultTraits<QFuture<T>> {
+    using Value = T;
+    static constexpr bool isFuture = true;
+};
+
+template<typename... Args, typename F, std::size_t... I>
+decltype(auto) invokeDecoded(F &work, const QJsonArray &json, std::index_sequence<I...>)
+{
+    // Braced initialisation decodes the arguments left to right.
+    std::tuple<Args...> args { DistributedPromiseCodec<Args>::decode(json.at(qsizetype(I)))... };
+    return std::apply(work, std::move(args));
+}
+
+template<typename F, typename... Args>
+Runner makeRunner(F work, std::tuple<Args...> *)
+{
+    using R = typename FunctionTraits<F>::Result;
+    return [work = std::move(work)](const QJsonArray &json, QObject *context,
+                                    const Done &done) mutable {
+        if (json.size() != qsizetype(sizeof...(Args))) {
+            done(Outcome::failure(DistributedPromiseError::InvalidArgument,
+                                  QStringLiteral("expected %1 arguments, got %2")
+                                      .arg(sizeof...(Args))
+                                      .arg(json.size())));
+            return;
+        }
+        try {
+            if constexpr (std::is_void_v<R>) {
+                invokeDecoded<Args...>(work, json, std::index_sequence_for<Args...>());
+                done(Outcome { true, QJsonValue(QJsonValue::Null), {}, {} });
+            } else if constexpr (ResultTraits<R>::isFuture) {
+                watchFuture(invokeDecoded<Args...>(work, json, std::index_sequence_for<Args...>()),
+                            context, done);
+            } else {
+                done(outcomeFromValue<R>(
+                    invokeDecoded<Args...>(work, json, std::index_sequence_for<Args...>())));
+            }
+        } catch (...) {
+            done(outcomeFromCurrentException());
+        }
+    };
+}
+
+} // namespace DistributedPromiseDetail
+
+/*!
+    \class DistributedPromiseFunction
+    \brief The callable that DistributedPromiseWrapper::wrap() returns.
+
+    Copyable and callable from any thread; every call returns a QFuture that always finishes
+    (value, error, timeout or cancellation). Calls with equal arguments share one execution
+    across all processes using the same Redis and prefixes.
+
+    \since 0.1
+*/
+template<typename Signature>
+class DistributedPromiseFunction;
+
+template<typename T, typename... Args>
+class DistributedPromiseFunction<T(Args...)>
+{
+public:
+    explicit DistributedPromiseFunction(std::shared_ptr<DistributedPromiseDetail::Registration> r)
+        : m_registration(std::move(r))
+    {
+    }
+
+    /*!
+        Asks for the work's outcome for \a args. Cost: one Redis round trip on a cache hit;
+        nothing extra when the same call is already in flight in this process; on a miss three
+        round trips for the process that runs the work (check, lock, publish) and a SUBSCRIBE
+        plus one re-check for the others. Fails with InvalidArgument when an argument cannot be
+        encoded.
+    */
+    QFuture<T> operator()(const Args &...args) const
+    {
+        auto waiter = std::make_unique<DistributedPromiseDetail::TypedWaiter<T>>();
+        QFuture<T> future = waiter->future();
+        QJsonArray json;
+        try {
+            (json.append(DistributedPromiseCodec<Args>::encode(args)), ...);
+        } catch (const DistributedPromiseError &error) {
+            waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
+                                                 QStringLiteral("an argument of '%1' cannot be "
+                                                                "encoded: %2")
+                                                     .arg(m_registration->key, error.message()),
+                                                 m_registration->key));
+            return future;
+        }
+        DistributedPromiseDetail::submit(m_registration, std::move(json), std::move(waiter));
+        return future;
+    }
+
+    /*! The wrap key. */
+    QString key() const { return m_registration->key; }
+
+private:
+    std::shared_ptr<DistributedPromiseDetail::Registration> m_registration;
+};

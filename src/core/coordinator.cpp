@@ -1,0 +1,513 @@
+// SPDX-License-Identifier: MIT
+#include "coordinator_p.h"
+
+#include "logging_p.h"
+
+#include <QtCore/QPointer>
+#include <QtCore/QRandomGenerator>
+#include <QtCore/QTimer>
+
+using DistributedPromiseRedis::Reply;
+
+namespace DistributedPromiseDetail {
+
+namespace {
+enum AcquireResult : qint64 { Cached = 1, Won = 2, Busy = 3 };
+// A waiter re-checks a little after the lock's lease has run out.
+constexpr qint64 takeoverMarginMs = 5;
+
+QByteArray newToken()
+{
+    quint64 words[2];
+    QRandomGenerator::system()->fillRange(words);
+    return QByteArray(reinterpret_cast<const char *>(words), sizeof(words)).toHex();
+}
+} // namespace
+
+DistributedPromiseStats AtomicStats::snapshot() const
+{
+    DistributedPromiseStats s;
+    s.calls = calls;
+    s.hits = hits;
+    s.misses = misses;
+    s.coalesced = coalesced;
+    s.won = won;
+    s.waited = waited;
+    s.takeovers = takeovers;
+    s.lostLeases = lostLeases;
+    s.localRuns = localRuns;
+    s.errors = errors;
+    s.reconnects = reconnects;
+    return s;
+}
+
+Coordinator::Coordinator(const DistributedPromiseConfig &config, const QString &configError,
+                         QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+    , m_configError(configError)
+    , m_separator(config.keySeparator.toUtf8())
+    , m_leaseMs(QByteArray::number(qint64(config.lockTimeout.count())))
+    , m_ttlMs(QByteArray::number(qint64(config.ttl.count())))
+    , m_acquire(DistributedPromiseProtocol::acquireScript)
+    , m_renew(DistributedPromiseProtocol::renewScript)
+    , m_finish(DistributedPromiseProtocol::finishScript)
+{
+    if (!m_configError.isEmpty())
+        return;
+    DistributedPromiseRedis::Endpoint endpoint;
+    QString error;
+    if (!DistributedPromiseRedis::Endpoint::parse(config.redisUrl, &endpoint, &error)) {
+        const_cast<QString &>(m_configError) = error;
+        return;
+    }
+    DistributedPromiseRedis::ConnectionOptions options;
+    options.connectTimeout = config.connectTimeout;
+    options.commandTimeout = config.commandTimeout;
+    m_client = std::make_unique<DistributedPromiseRedis::Client>(endpoint, options);
+    connect(m_client.get(), &DistributedPromiseRedis::Client::connected, this, [this] {
+        if (m_everConnected)
+            ++m_stats.reconnects;
+        m_everConnected = true;
+        if (m_outageWarned)
+            qCInfo(lcDistributedPromise).noquote()
+                << "Redis at" << m_client->commands().endpoint().displayName() << "is back";
+        m_outageWarned = false;
+        Q_EMIT connectedChanged(true);
+    });
+    connect(m_client.get(), &DistributedPromiseRedis::Client::disconnected, this,
+            [this] { Q_EMIT connectedChanged(false); });
+    connect(m_client.get(), &DistributedPromiseRedis::Client::message, this,
+            &Coordinator::onMessage);
+    connect(m_client.get(), &DistributedPromiseRedis::Client::subscribed, this,
+            &Coordinator::onSubscribed);
+    m_client->open();
+}
+
+Coordinator::~Coordinator()
+{
+    // Flights first, while the client is alive, then the client: its pending callbacks then find
+    // no flight to act on.
+    const auto flights = std::exchange(m_flights, {});
+    m_byChannel.clear();
+    const DistributedPromiseError error(DistributedPromiseError::Cancelled,
+                                        QStringLiteral("the DistributedPromiseWrapper was destroyed "
+                                                       "before the call finished"));
+    for (Flight *flight : flights) {
+        std::unique_ptr<Flight> owned(flight);
+        for (Caller &caller : owned->callers) {
+            ++m_stats.errors;
+            caller.waiter->fail(error);
+        }
+    }
+    m_client.reset();
+}
+
+template<typename F>
+auto Coordinator::guarded(Flight *flight, F handler)
+{
+    return [this, identity = flight->identity, id = flight->id,
+            handler = std::move(handler)](const Reply &reply) {
+        if (Flight *current = find(identity, id))
+            handler(current, reply);
+    };
+}
+
+Coordinator::Flight *Coordinator::find(const QByteArray &identity, quint64 id) const
+{
+    Flight *flight = m_flights.value(identity);
+    return flight && flight->id == id ? flight : nullptr;
+}
+
+void Coordinator::call(const std::shared_ptr<Registration> &registration, const QJsonArray &args,
+                       std::unique_ptr<Waiter> waiter)
+{
+    ++m_stats.calls;
+    const auto reject = [&](const QString &message) {
+        ++m_stats.errors;
+        waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument, message,
+                                             registration->key));
+    };
+    if (!m_configError.isEmpty())
+        return reject(QStringLiteral("cannot call '%1': the configuration is unusable: %2")
+                          .arg(registration->key, m_configError));
+    if (registration->key.isEmpty())
+        return reject(QStringLiteral("the wrap key is empty; give every wrapped work a "
+                                     "non-empty key"));
+    const QByteArray arguments = DistributedPromiseProtocol::encodeArguments(args);
+    if (arguments.size() > m_config.maxValueBytes)
+        return reject(QStringLiteral("the arguments of '%1' take %2 bytes, more than maxValueBytes "
+                                     "(%3); pass less or raise maxValueBytes")
+                          .arg(registration->key)
+                          .arg(arguments.size())
+                          .arg(m_config.maxValueBytes));
+    const QByteArray identity
+        = DistributedPromiseProtocol::identity(registration->key, m_separator, arguments);
+    const std::chrono::milliseconds timeout = registration->timeout.value_or(m_config.timeout);
+    if (Flight *flight = m_flights.value(identity)) {
+        ++m_stats.coalesced;
+        addCaller(flight, std::move(waiter), timeout);
+        return;
+    }
+    auto *flight = new Flight;
+    flight->id = ++m_nextId;
+    flight->identity = identity;
+    flight->keys = DistributedPromiseProtocol::keys(m_config, identity);
+    flight->displayKey = QString::fromUtf8(identity);
+    flight->registration = registration;
+    flight->args = args;
+    m_flights.insert(identity, flight);
+    addCaller(flight, std::move(waiter), timeout);
+    if (m_config.ttl.count() > 0)
+        checkCache(flight);
+    else
+        acquire(flight);
+}
+
+void Coordinator::addCaller(Flight *flight, std::unique_ptr<Waiter> waiter,
+                            std::chrono::milliseconds timeout)
+{
+    Caller caller { std::move(waiter), QDeadlineTimer(QDeadlineTimer::Forever), timeout };
+    if (timeout.count() > 0)
+        caller.deadline = QDeadlineTimer(timeout);
+    flight->callers.push_back(std::move(caller));
+    if (timeout.count() > 0)
+        armDeadline(flight);
+}
+
+void Coordinator::armDeadline(Flight *flight)
+{
+    QDeadlineTimer earliest(QDeadlineTimer::Forever);
+    for (const Caller &caller : flight->callers)
+        earliest = std::min(earliest, caller.deadline);
+    if (earliest.isForever()) {
+        flight->deadlineTimer.reset();
+        return;
+    }
+    if (!flight->deadlineTimer) {
+        flight->deadlineTimer = std::make_unique<QTimer>();
+        flight->deadlineTimer->setSingleShot(true);
+        connect(flight->deadlineTimer.get(), &QTimer::timeout, this,
+                [this, identity = flight->identity, id = flight->id] {
+                    if (Flight *current = find(identity, id))
+                        expireCallers(current);
+                });
+    }
+    flight->deadlineTimer->start(std::max<qint64>(0, earliest.remainingTime()));
+}
+
+void Coordinator::expireCallers(Flight *flight)
+{
+    std::vector<Caller> expired;
+    auto &callers = flight->callers;
+    for (auto it = callers.begin(); it != callers.end();) {
+        if (it->deadline.hasExpired()) {
+            expired.push_back(std::move(*it));
+            it = callers.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    const QString key = flight->displayKey;
+    if (callers.empty() && flight->phase != Phase::Working)
+        abandon(flight);
+    else
+        armDeadline(flight);
+    for (Caller &caller : expired) {
+        ++m_stats.errors;
+        caller.waiter->fail(DistributedPromiseError(
+            DistributedPromiseError::Timeout,
+            QStringLiteral("no result for '%1' within %2 ms; the work goes on and its result "
+                           "will be cached, raise the timeout to wait for it")
+                .arg(key)
+                .arg(caller.timeout.count()),
+            key));
+    }
+}
+
+void Coordinator::checkCache(Flight *flight)
+{
+    flight->phase = Phase::Checking;
+    m_client->command({ QByteArrayLiteral("GET"), flight->keys.data },
+                      guarded(flight, [this](Flight *f, const Reply &reply) {
+                          if (reply.isFailure())
+                              return redisUnavailable(f, reply);
+                          if (reply.isError())
+                              return finish(f, Outcome::failure(DistributedPromiseError::RedisError,
+                                                                QString::fromUtf8(reply.string)));
+                          if (reply.isString()) {
+                              Outcome outcome;
+                              if (DistributedPromiseProtocol::decodeEnvelope(reply.string, &outcome)
+                                  && outcome.ok) {
+                                  ++m_stats.hits;
+                                  return finish(f, outcome);
+                              }
+                              discardCorrupt(f, reply.string);
+                          }
+                          ++m_stats.misses;
+                          acquire(f);
+                      }));
+}
+
+void Coordinator::acquire(Flight *flight)
+{
+    if (flight->phase == Phase::Working)
+        return;
+    if (flight->acquiring) {
+        flight->reacquire = true;
+        return;
+    }
+    if (flight->phase == Phase::Checking)
+        flight->phase = Phase::Acquiring;
+    flight->acquiring = true;
+    flight->token = newToken();
+    const QByteArray checkCache = m_config.ttl.count() > 0 ? "1" : "0";
+    m_client->eval(m_acquire, { flight->keys.data, flight->keys.lock },
+                   { flight->token, m_leaseMs, checkCache },
+                   guarded(flight, [this](Flight *f, const Reply &reply) {
+                       f->acquiring = false;
+                       onAcquired(f, reply);
+                   }));
+}
+
+void Coordinator::onAcquired(Flight *flight, const Reply &reply)
+{
+    if (flight->phase == Phase::Working)
+        return;
+    if (reply.isFailure())
+        return redisUnavailable(flight, reply);
+    if (!reply.isArray() || reply.elements.isEmpty() || !reply.elements.at(0).isInteger())
+        return finish(flight, Outcome::failure(DistributedPromiseError::RedisError,
+                                               QStringLiteral("unexpected reply to the lock "
+                                                              "script: %1")
+                                                   .arg(QString::fromUtf8(reply.string))));
+    const qint64 kind = reply.elements.at(0).integer;
+    if (kind == Cached && reply.elements.size() > 1) {
+        Outcome outcome;
+        if (DistributedPromiseProtocol::decodeEnvelope(reply.elements.at(1).string, &outcome)
+            && outcome.ok) {
+            ++m_stats.hits;
+            return finish(flight, outcome);
+        }
+        discardCorrupt(flight, reply.elements.at(1).string);
+        flight->reacquire = true;
+    } else if (kind == Won) {
+        if (flight->waitedBefore) {
+            ++m_stats.takeovers;
+            qCInfo(lcDistributedPromise).noquote()
+                << "took over" << flight->displayKey << "after the previous holder's lease ran out";
+        }
+        ++m_stats.won;
+        return startWork(flight);
+    } else if (kind == Busy && reply.elements.size() > 1) {
+        wait(flight, reply.elements.at(1).integer);
+    }
+    if (flight->reacquire) {
+        flight->reacquire = false;
+        acquire(flight);
+    }
+}
+
+void Coordinator::wait(Flight *flight, qint64 lockTtl)
+{
+    if (!flight->waitedBefore)
+        ++m_stats.waited;
+    flight->waitedBefore = true;
+    flight->phase = Phase::Waiting;
+    if (!flight->subscribed) {
+        // Subscribe first, then look again: a result published in between cannot be missed.
+        flight->subscribed = true;
+        m_byChannel.insert(flight->keys.channel, flight);
+        if (m_client->subscribe(flight->keys.channel))
+            flight->reacquire = true;
+        return;
+    }
+    // Look again when the holder's lease runs out: if it died, one waiter takes over.
+    if (lockTtl == -2) {
+        flight->reacquire = true;
+        return;
+    }
+    const qint64 delay = (lockTtl >= 0 ? lockTtl : m_config.lockTimeout.count()) + takeoverMarginMs;
+    if (!flight->leaseTimer) {
+        flight->leaseTimer = std::make_unique<QTimer>();
+        flight->leaseTimer->setSingleShot(true);
+        connect(flight->leaseTimer.get(), &QTimer::timeout, this,
+                [this, identity = flight->identity, id = flight->id] {
+                    if (Flight *current = find(identity, id))
+                        acquire(current);
+                });
+    }
+    flight->leaseTimer->start(std::chrono::milliseconds(delay));
+}
+
+void Coordinator::onSubscribed(const QByteArray &channel)
+{
+    // Confirmed (again, after a reconnect): re-check the cache and the lock.
+    if (Flight *flight = m_byChannel.value(channel); flight && flight->phase == Phase::Waiting)
+        acquire(flight);
+}
+
+void Coordinator::onMessage(const QByteArray &channel, const QByteArray &payload)
+{
+    Flight *flight = m_byChannel.value(channel);
+    if (!flight || flight->phase == Phase::Working)
+        return;
+    Outcome outcome;
+    if (!DistributedPromiseProtocol::decodeEnvelope(payload, &outcome)) {
+        qCWarning(lcDistributedPromise).noquote()
+            << "ignored a message that is not a version" << DistributedPromiseProtocol::envelopeVersion
+            << "envelope on" << QString::fromUtf8(channel);
+        return;
+    }
+    finish(flight, outcome);
+}
+
+void Coordinator::startWork(Flight *flight)
+{
+    flight->phase = Phase::Working;
+    unsubscribe(flight);
+    flight->leaseTimer.reset();
+    if (!flight->local) {
+        flight->leaseTimer = std::make_unique<QTimer>();
+        connect(flight->leaseTimer.get(), &QTimer::timeout, this,
+                [this, identity = flight->identity, id = flight->id] {
+                    if (Flight *current = find(identity, id))
+                        renewLease(current);
+                });
+        flight->leaseTimer->start(std::max<qint64>(1, m_config.lockTimeout.count() / 3));
+    }
+    // Run the work from the event loop, not from inside a Redis callback.
+    QMetaObject::invokeMethod(
+        this,
+        [this, identity = flight->identity, id = flight->id] {
+            Flight *current = find(identity, id);
+            if (!current)
+                return;
+            const auto registration = current->registration;
+            const QJsonArray args = current->args;
+            QPointer<Coordinator> self(this);
+            registration->run(args, this, [self, identity, id](const Outcome &outcome) {
+                if (self)
+                    self->workDone(identity, id, outcome);
+            });
+        },
+        Qt::QueuedConnection);
+}
+
+void Coordinator::renewLease(Flight *flight)
+{
+    m_client->eval(m_renew, { flight->keys.lock }, { flight->token, m_leaseMs },
+                   guarded(flight, [this](Flight *f, const Reply &reply) {
+                       if (!reply.isInteger() || reply.integer != 0 || f->leaseLost)
+                           return;
+                       f->leaseLost = true;
+                       f->leaseTimer.reset();
+                       qCWarning(lcDistributedPromise).noquote()
+                           << "lost the lock of" << f->displayKey
+                           << "while working (another process may run it too)";
+                   }));
+}
+
+void Coordinator::workDone(const QByteArray &identity, quint64 id, Outcome outcome)
+{
+    Flight *flight = find(identity, id);
+    if (!flight)
+        return;
+    QByteArray envelope = DistributedPromiseProtocol::encodeEnvelope(outcome);
+    if (envelope.size() > m_config.maxValueBytes) {
+        outcome = Outcome::failure(DistributedPromiseError::InvalidArgument,
+                                   QStringLiteral("the value of '%1' takes %2 bytes, more than "
+                                                  "maxValueBytes (%3); return less or raise "
+                                                  "maxValueBytes")
+                                       .arg(flight->displayKey)
+                                       .arg(envelope.size())
+                                       .arg(m_config.maxValueBytes));
+        envelope = DistributedPromiseProtocol::encodeEnvelope(outcome);
+    }
+    if (!flight->local) {
+        m_client->eval(
+            m_finish, { flight->keys.data, flight->keys.lock },
+            { flight->token, envelope, m_ttlMs, outcome.ok ? "1" : "0", flight->keys.channel },
+            [this, key = flight->displayKey](const Reply &reply) {
+                if (reply.isInteger() && reply.integer == 1)
+                    return;
+                if (reply.isInteger()) {
+                    ++m_stats.lostLeases;
+                    qCWarning(lcDistributedPromise).noquote()
+                        << "finished" << key
+                        << "after its lease was lost: the result was not cached or published";
+                } else {
+                    qCWarning(lcDistributedPromise).noquote()
+                        << "could not publish the result of" << key << "-"
+                        << QString::fromUtf8(reply.string);
+                }
+            });
+    }
+    finish(flight, outcome);
+}
+
+void Coordinator::redisUnavailable(Flight *flight, const Reply &reply)
+{
+    const QString reason = QString::fromUtf8(reply.string);
+    if (m_config.whenRedisUnavailable == DistributedPromiseConfig::Fail)
+        return finish(flight, Outcome::failure(DistributedPromiseError::ConnectionFailed,
+                                               QStringLiteral("Redis is unavailable (%1); the work "
+                                                              "was not run")
+                                                   .arg(reason)));
+    if (!m_outageWarned) {
+        m_outageWarned = true;
+        qCWarning(lcDistributedPromise).noquote()
+            << "Redis is unavailable, running work in this process only:" << reason;
+    }
+    ++m_stats.localRuns;
+    flight->local = true;
+    startWork(flight);
+}
+
+void Coordinator::discardCorrupt(Flight *flight, const QByteArray &what)
+{
+    qCWarning(lcDistributedPromise).noquote()
+        << "deleted an unreadable cache entry for" << flight->displayKey << "("
+        << what.left(64) << "); running the work again";
+    m_client->command({ QByteArrayLiteral("DEL"), flight->keys.data }, [](const Reply &) { });
+}
+
+std::unique_ptr<Coordinator::Flight> Coordinator::take(Flight *flight)
+{
+    m_flights.remove(flight->identity);
+    unsubscribe(flight);
+    flight->deadlineTimer.reset();
+    flight->leaseTimer.reset();
+    return std::unique_ptr<Flight>(flight);
+}
+
+void Coordinator::unsubscribe(Flight *flight)
+{
+    if (!flight->subscribed)
+        return;
+    flight->subscribed = false;
+    m_byChannel.remove(flight->keys.channel);
+    m_client->unsubscribe(flight->keys.channel);
+}
+
+void Coordinator::abandon(Flight *flight)
+{
+    take(flight);
+}
+
+void Coordinator::finish(Flight *flight, const Outcome &outcome)
+{
+    // Out of the tables first: callers' continuations may call again, and must start afresh.
+    std::unique_ptr<Flight> done = take(flight);
+    if (outcome.ok) {
+        for (Caller &caller : done->callers)
+            caller.waiter->resolve(outcome.value);
+        return;
+    }
+    m_stats.errors += done->callers.size();
+    const DistributedPromiseError error(outcome.code, outcome.message, done->displayKey);
+    for (Caller &caller : done->callers)
+        caller.waiter->fail(error);
+}
+
+} // namespace DistributedPromiseDetail

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The wire format (version 1): key names, the JSON envelope and the Lua scripts.
+
+#include "distributedpromiseconfig.h"
+#include "distributedpromisedetail.h"
+
+#include <QtCore/QByteArray>
+#include <QtCore/QJsonArray>
+
+namespace DistributedPromiseProtocol {
+
+constexpr int envelopeVersion = 1;
+/*! Arguments encoded longer than this are replaced by '#' and their SHA-256 in the identity. */
+constexpr qsizetype maxPlainArgumentsBytes = 128;
+
+/*! Checks prefixes and separator; returns what to fix, or empty. */
+QString validate(const DistributedPromiseConfig &config);
+
+/*! Compact JSON of \a args (objects have sorted keys, so equal arguments encode equally). */
+QByteArray encodeArguments(const QJsonArray &args);
+
+/*! The call's identity: wrap key, separator, arguments (or '#' + SHA-256 hex when long). */
+QByteArray identity(const QString &key, const QByteArray &separator, const QByteArray &arguments);
+
+struct Keys {
+    QByteArray data; ///< P S {I}
+    QByteArray lock; ///< P S lockPrefix S {I}
+    QByteArray channel; ///< P S notifPrefix S {I}
+};
+Keys keys(const DistributedPromiseConfig &config, const QByteArray &identity);
+
+/*! {"v":1,"ok":true,"value":...} or {"v":1,"ok":false,"error":{"code":...,"message":...}}. */
+QByteArray encodeEnvelope(const DistributedPromiseDetail::Outcome &outcome);
+/*! Parses an envelope; false for anything else (garbage, other versions, missing fields). */
+bool decodeEnvelope(const QByteArray &bytes, DistributedPromiseDetail::Outcome *outcome);
+
+/*! Compact JSON text of any JSON value, including scalars. */
+QByteArray encodeValue(const QJsonValue &value);
+
+extern const QByteArray acquireScript;
+extern const QByteArray renewScript;
+extern const QByteArray finishScript;
+
+} // namespace DistributedPromiseProtocol

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "coordinator_p.h"
+#include "distributedpromisewrapper.h"
+
+#include <QtCore/QHash>
+
+class DistributedPromiseWrapperPrivate
+{
+public:
+    DistributedPromiseConfig config;
+    QString configError;
+    std::shared_ptr<DistributedPromiseDetail::CoreHandle> handle;
+    std::unique_ptr<DistributedPromiseDetail::Coordinator> coordinator;
+    QHash<QString, std::shared_ptr<DistributedPromiseDetail::Registration>> registry;
+};
