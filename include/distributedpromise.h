@@ -36,8 +36,8 @@ public:
     Q_ENUM(State)
 
     /*! Follows \a future, the outcome of the call named \a key. */
-    DistributedPromise(const QString &key, const QFuture<QJsonValue> &future,
-                       QObject *parent = nullptr);
+    DistributedPromise(
+        const QString &key, const QFuture<QJsonValue> &future, QObject *parent = nullptr);
     ~DistributedPromise() override;
 
     QString key() const;

@@ -17,10 +17,12 @@
 
 namespace DistributedPromiseDetail {
 template<typename T>
-struct AlwaysFalse : std::false_type { };
+struct AlwaysFalse : std::false_type
+{
+};
 
-[[noreturn]] DISTRIBUTEDPROMISE_EXPORT void throwDecodeError(const char *expected,
-                                                             const QJsonValue &got);
+[[noreturn]] DISTRIBUTEDPROMISE_EXPORT void throwDecodeError(
+    const char *expected, const QJsonValue &got);
 } // namespace DistributedPromiseDetail
 
 /*!
@@ -43,14 +45,16 @@ struct AlwaysFalse : std::false_type { };
     \since 0.1
 */
 template<typename T, typename Enable = void>
-struct DistributedPromiseCodec {
+struct DistributedPromiseCodec
+{
     static_assert(DistributedPromiseDetail::AlwaysFalse<T>::value,
-                  "DistributedPromise cannot carry this type: specialise DistributedPromiseCodec<T> "
-                  "with static QJsonValue encode(const T &) and static T decode(const QJsonValue &)");
+        "DistributedPromise cannot carry this type: specialise DistributedPromiseCodec<T> "
+        "with static QJsonValue encode(const T &) and static T decode(const QJsonValue &)");
 };
 
 template<>
-struct DistributedPromiseCodec<bool> {
+struct DistributedPromiseCodec<bool>
+{
     static QJsonValue encode(bool value) { return value; }
     static bool decode(const QJsonValue &value)
     {
@@ -61,7 +65,9 @@ struct DistributedPromiseCodec<bool> {
 };
 
 template<typename T>
-struct DistributedPromiseCodec<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>> {
+struct DistributedPromiseCodec<T,
+    std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>>
+{
     static QJsonValue encode(T value) { return QJsonValue(qint64(value)); }
     static T decode(const QJsonValue &value)
     {
@@ -76,7 +82,8 @@ struct DistributedPromiseCodec<T, std::enable_if_t<std::is_integral_v<T> && !std
 };
 
 template<typename T>
-struct DistributedPromiseCodec<T, std::enable_if_t<std::is_floating_point_v<T>>> {
+struct DistributedPromiseCodec<T, std::enable_if_t<std::is_floating_point_v<T>>>
+{
     static QJsonValue encode(T value) { return double(value); }
     static T decode(const QJsonValue &value)
     {
@@ -87,7 +94,8 @@ struct DistributedPromiseCodec<T, std::enable_if_t<std::is_floating_point_v<T>>>
 };
 
 template<>
-struct DistributedPromiseCodec<QString> {
+struct DistributedPromiseCodec<QString>
+{
     static QJsonValue encode(const QString &value) { return value; }
     static QString decode(const QJsonValue &value)
     {
@@ -98,7 +106,8 @@ struct DistributedPromiseCodec<QString> {
 };
 
 template<>
-struct DistributedPromiseCodec<QByteArray> {
+struct DistributedPromiseCodec<QByteArray>
+{
     static QJsonValue encode(const QByteArray &value)
     {
         return QString::fromLatin1(value.toBase64());
@@ -107,8 +116,8 @@ struct DistributedPromiseCodec<QByteArray> {
     {
         if (!value.isString())
             DistributedPromiseDetail::throwDecodeError("a base64 string", value);
-        const auto result = QByteArray::fromBase64Encoding(value.toString().toLatin1(),
-                                                           QByteArray::AbortOnBase64DecodingErrors);
+        const auto result = QByteArray::fromBase64Encoding(
+            value.toString().toLatin1(), QByteArray::AbortOnBase64DecodingErrors);
         if (!result)
             DistributedPromiseDetail::throwDecodeError("a base64 string", value);
         return *result;
@@ -116,13 +125,15 @@ struct DistributedPromiseCodec<QByteArray> {
 };
 
 template<>
-struct DistributedPromiseCodec<QJsonValue> {
+struct DistributedPromiseCodec<QJsonValue>
+{
     static QJsonValue encode(const QJsonValue &value) { return value; }
     static QJsonValue decode(const QJsonValue &value) { return value; }
 };
 
 template<>
-struct DistributedPromiseCodec<QJsonObject> {
+struct DistributedPromiseCodec<QJsonObject>
+{
     static QJsonValue encode(const QJsonObject &value) { return value; }
     static QJsonObject decode(const QJsonValue &value)
     {
@@ -133,7 +144,8 @@ struct DistributedPromiseCodec<QJsonObject> {
 };
 
 template<>
-struct DistributedPromiseCodec<QJsonArray> {
+struct DistributedPromiseCodec<QJsonArray>
+{
     static QJsonValue encode(const QJsonArray &value) { return value; }
     static QJsonArray decode(const QJsonValue &value)
     {
@@ -144,14 +156,19 @@ struct DistributedPromiseCodec<QJsonArray> {
 };
 
 template<>
-struct DistributedPromiseCodec<QVariant> {
+struct DistributedPromiseCodec<QVariant>
+{
     static QJsonValue encode(const QVariant &value) { return QJsonValue::fromVariant(value); }
     static QVariant decode(const QJsonValue &value) { return value.toVariant(); }
 };
 
 template<>
-struct DistributedPromiseCodec<QVariantMap> {
-    static QJsonValue encode(const QVariantMap &value) { return QJsonObject::fromVariantMap(value); }
+struct DistributedPromiseCodec<QVariantMap>
+{
+    static QJsonValue encode(const QVariantMap &value)
+    {
+        return QJsonObject::fromVariantMap(value);
+    }
     static QVariantMap decode(const QJsonValue &value)
     {
         return DistributedPromiseCodec<QJsonObject>::decode(value).toVariantMap();
@@ -160,7 +177,8 @@ struct DistributedPromiseCodec<QVariantMap> {
 
 namespace DistributedPromiseDetail {
 template<typename Container>
-struct SequenceCodec {
+struct SequenceCodec
+{
     using Element = typename Container::value_type;
     static QJsonValue encode(const Container &value)
     {
@@ -184,12 +202,18 @@ struct SequenceCodec {
 } // namespace DistributedPromiseDetail
 
 template<typename T>
-struct DistributedPromiseCodec<QList<T>> : DistributedPromiseDetail::SequenceCodec<QList<T>> { };
+struct DistributedPromiseCodec<QList<T>> : DistributedPromiseDetail::SequenceCodec<QList<T>>
+{
+};
 template<typename T>
-struct DistributedPromiseCodec<std::vector<T>> : DistributedPromiseDetail::SequenceCodec<std::vector<T>> { };
+struct DistributedPromiseCodec<std::vector<T>>
+    : DistributedPromiseDetail::SequenceCodec<std::vector<T>>
+{
+};
 
 template<typename T>
-struct DistributedPromiseCodec<std::optional<T>> {
+struct DistributedPromiseCodec<std::optional<T>>
+{
     static QJsonValue encode(const std::optional<T> &value)
     {
         return value ? DistributedPromiseCodec<T>::encode(*value) : QJsonValue(QJsonValue::Null);

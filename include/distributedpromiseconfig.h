@@ -18,7 +18,8 @@
 
     \since 0.1
 */
-struct DISTRIBUTEDPROMISE_EXPORT DistributedPromiseConfig {
+struct DISTRIBUTEDPROMISE_EXPORT DistributedPromiseConfig
+{
     /*! What a call does when Redis cannot be reached. */
     enum WhenRedisUnavailable {
         RunLocally, ///< run the work in this process (callers in this process still share it)
@@ -36,7 +37,8 @@ struct DISTRIBUTEDPROMISE_EXPORT DistributedPromiseConfig {
     QString lockPrefix = QStringLiteral("lock");
     QString notifPrefix = QStringLiteral("notif");
     QString keySeparator = QStringLiteral(":");
-    /*! Default for DistributedPromiseWrapOptions::timeout: how long a caller waits; 0 = no limit. */
+    /*! Default for DistributedPromiseWrapOptions::timeout: how long a caller waits; 0 = no limit.
+     */
     std::chrono::milliseconds timeout = std::chrono::milliseconds(0);
     WhenRedisUnavailable whenRedisUnavailable = RunLocally;
     /*! Largest encoded arguments or value accepted, in bytes. */

@@ -10,6 +10,7 @@
 #include <QtCore/QFutureWatcher>
 #include <QtCore/QJsonArray>
 #include <QtCore/QPromise>
+#include <QtCore/QStringBuilder>
 
 #include <chrono>
 #include <exception>
@@ -24,7 +25,8 @@ class DistributedPromiseWrapper;
 namespace DistributedPromiseDetail {
 
 /*! The outcome of one execution of the work. */
-struct Outcome {
+struct Outcome
+{
     bool ok = false;
     QJsonValue value;
     DistributedPromiseError::Code code = DistributedPromiseError::WorkFailed;
@@ -62,8 +64,8 @@ public:
     {
         if (!m_finished)
             fail(DistributedPromiseError(DistributedPromiseError::Cancelled,
-                                         QStringLiteral("the wrapper was destroyed before the call "
-                                                        "finished")));
+                QStringLiteral("the wrapper was destroyed before the call "
+                               "finished")));
     }
     QFuture<T> future() { return m_promise.future(); }
 
@@ -102,7 +104,8 @@ class Core;
 struct CoreHandle;
 
 /*! What wrap() registered: the key, the options and the type-erased work. */
-struct DISTRIBUTEDPROMISE_EXPORT Registration {
+struct DISTRIBUTEDPROMISE_EXPORT Registration
+{
     QString key;
     std::optional<std::chrono::milliseconds> timeout;
     Runner run;
@@ -111,7 +114,7 @@ struct DISTRIBUTEDPROMISE_EXPORT Registration {
 
 /*! Hands a call to the wrapper's thread; any thread. The waiter always gets finished. */
 DISTRIBUTEDPROMISE_EXPORT void submit(const std::shared_ptr<Registration> &registration,
-                                      QJsonArray args, std::unique_ptr<Waiter> waiter);
+    QJsonArray args, std::unique_ptr<Waiter> waiter);
 
 DISTRIBUTEDPROMISE_EXPORT Outcome outcomeFromCurrentException();
 
@@ -144,13 +147,13 @@ void watchFuture(const QFuture<T> &future, QObject *context, const Done &done)
         if constexpr (std::is_void_v<T>) {
             if (finished.isCanceled())
                 done(Outcome::failure(DistributedPromiseError::WorkFailed,
-                                      QStringLiteral("the work's future was cancelled")));
+                    QStringLiteral("the work's future was cancelled")));
             else
                 done(Outcome { true, QJsonValue(QJsonValue::Null), {}, {} });
         } else {
             if (finished.isCanceled() || finished.resultCount() == 0)
                 done(Outcome::failure(DistributedPromiseError::WorkFailed,
-                                      QStringLiteral("the work's future was cancelled")));
+                    QStringLiteral("the work's future was cancelled")));
             else
                 done(outcomeFromValue<T>(finished.result()));
         }
@@ -159,65 +162,99 @@ void watchFuture(const QFuture<T> &future, QObject *context, const Done &done)
 }
 
 template<typename F>
-struct FunctionTraits : FunctionTraits<decltype(&std::decay_t<F>::operator())> { };
+struct FunctionTraits : FunctionTraits<decltype(&std::decay_t<F>::operator())>
+{
+};
 template<typename R, typename... A>
-struct FunctionTraits<R (*)(A...)> {
+struct FunctionTraits<R (*)(A...)>
+{
     using Result = R;
     using Args = std::tuple<std::decay_t<A>...>;
 };
 template<typename R, typename... A>
-struct FunctionTraits<R (*)(A...) noexcept> : FunctionTraits<R (*)(A...)> { };
+struct FunctionTraits<R (*)(A...) noexcept> : FunctionTraits<R (*)(A...)>
+{
+};
 template<typename R, typename C, typename... A>
-struct FunctionTraits<R (C::*)(A...)> : FunctionTraits<R (*)(A...)> { };
+struct FunctionTraits<R (C::*)(A...)> : FunctionTraits<R (*)(A...)>
+{
+};
 template<typename R, typename C, typename... A>
-struct FunctionTraits<R (C::*)(A...) const> : FunctionTraits<R (*)(A...)> { };
+struct FunctionTraits<R (C::*)(A...) const> : FunctionTraits<R (*)(A...)>
+{
+};
 template<typename R, typename C, typename... A>
-struct FunctionTraits<R (C::*)(A...) noexcept> : FunctionTraits<R (*)(A...)> { };
+struct FunctionTraits<R (C::*)(A...) noexcept> : FunctionTraits<R (*)(A...)>
+{
+};
 template<typename R, typename C, typename... A>
-struct FunctionTraits<R (C::*)(A...) const noexcept> : FunctionTraits<R (*)(A...)> { };
+struct FunctionTraits<R (C::*)(A...) const noexcept> : FunctionTraits<R (*)(A...)>
+{
+};
 
 template<typename R>
-struct ResultTraits {
+struct ResultTraits
+{
     using Value = R;
     static constexpr bool isFuture = false;
 };
 template<typename T>
-struct ResultTraits<QFuture<T>> {
+struct ResultTraits<QFuture<T>>
+{
     using Value = T;
     static constexpr bool isFuture = true;
 };
+// With QT_USE_QSTRINGBUILDER, `return a + b;` on strings yields a QStringBuilder: carry what it
+// converts to (QString or QByteArray).
+template<typename A, typename B>
+struct ResultTraits<QStringBuilder<A, B>>
+{
+    using Value = typename QConcatenable<QStringBuilder<A, B>>::ConvertTo;
+    static constexpr bool isFuture = false;
+};
 
-template<typename... Args, typename F, std::size_t... I>
-decltype(auto) invokeDecoded(F &work, const QJsonArray &json, std::index_sequence<I...>)
+template<typename... Args, std::size_t... I>
+std::tuple<Args...> decodeArguments(const QJsonArray &json, std::index_sequence<I...>)
 {
     // Braced initialisation decodes the arguments left to right.
-    std::tuple<Args...> args { DistributedPromiseCodec<Args>::decode(json.at(qsizetype(I)))... };
-    return std::apply(work, std::move(args));
+    return std::tuple<Args...> { DistributedPromiseCodec<Args>::decode(json.at(qsizetype(I)))... };
 }
 
 template<typename F, typename... Args>
 Runner makeRunner(F work, std::tuple<Args...> *)
 {
     using R = typename FunctionTraits<F>::Result;
-    return [work = std::move(work)](const QJsonArray &json, QObject *context,
-                                    const Done &done) mutable {
+    return [work = std::move(work)](
+               const QJsonArray &json, QObject *context, const Done &done) mutable {
         if (json.size() != qsizetype(sizeof...(Args))) {
             done(Outcome::failure(DistributedPromiseError::InvalidArgument,
-                                  QStringLiteral("expected %1 arguments, got %2")
-                                      .arg(sizeof...(Args))
-                                      .arg(json.size())));
+                QStringLiteral("expected %1 arguments, got %2")
+                    .arg(sizeof...(Args))
+                    .arg(json.size())));
+            return;
+        }
+        // Arguments that do not fit the work's parameters are the caller's mistake, not a
+        // failure of the work.
+        std::optional<std::tuple<Args...>> args;
+        try {
+            args.emplace(decodeArguments<Args...>(json, std::index_sequence_for<Args...>()));
+        } catch (...) {
+            Outcome outcome = outcomeFromCurrentException();
+            outcome.code = DistributedPromiseError::InvalidArgument;
+            outcome.message = QStringLiteral("the arguments do not fit the work's parameters: ")
+                + outcome.message;
+            done(outcome);
             return;
         }
         try {
             if constexpr (std::is_void_v<R>) {
-                invokeDecoded<Args...>(work, json, std::index_sequence_for<Args...>());
+                std::apply(work, std::move(*args));
                 done(Outcome { true, QJsonValue(QJsonValue::Null), {}, {} });
             } else if constexpr (ResultTraits<R>::isFuture) {
-                watchFuture(invokeDecoded<Args...>(work, json, std::index_sequence_for<Args...>()),
-                            context, done);
+                watchFuture(std::apply(work, std::move(*args)), context, done);
             } else {
-                done(outcomeFromValue<R>(
-                    invokeDecoded<Args...>(work, json, std::index_sequence_for<Args...>())));
+                done(outcomeFromValue<typename ResultTraits<R>::Value>(
+                    std::apply(work, std::move(*args))));
             }
         } catch (...) {
             done(outcomeFromCurrentException());
@@ -246,8 +283,7 @@ class DistributedPromiseFunction<T(Args...)>
 public:
     explicit DistributedPromiseFunction(std::shared_ptr<DistributedPromiseDetail::Registration> r)
         : m_registration(std::move(r))
-    {
-    }
+    { }
 
     /*!
         Asks for the work's outcome for \a args. Cost: one Redis round trip on a cache hit;
@@ -265,10 +301,10 @@ public:
             (json.append(DistributedPromiseCodec<Args>::encode(args)), ...);
         } catch (const DistributedPromiseError &error) {
             waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
-                                                 QStringLiteral("an argument of '%1' cannot be "
-                                                                "encoded: %2")
-                                                     .arg(m_registration->key, error.message()),
-                                                 m_registration->key));
+                QStringLiteral("an argument of '%1' cannot be "
+                               "encoded: %2")
+                    .arg(m_registration->key, error.message()),
+                m_registration->key));
             return future;
         }
         DistributedPromiseDetail::submit(m_registration, std::move(json), std::move(waiter));

@@ -17,7 +17,8 @@ class DistributedPromiseWrapperPrivate;
     \brief The key of a wrapped work and how long its callers wait.
     \since 0.1
 */
-struct DistributedPromiseWrapOptions {
+struct DistributedPromiseWrapOptions
+{
     /*! Names the work; calls are identified by this key plus their arguments. Not empty. */
     QString key;
     /*! How long a caller waits before its future fails with Timeout; 0 = no limit; unset = the
@@ -30,7 +31,8 @@ struct DistributedPromiseWrapOptions {
     \brief Counters of what one wrapper did since it was created.
     \since 0.1
 */
-struct DistributedPromiseStats {
+struct DistributedPromiseStats
+{
     quint64 calls = 0; ///< calls made through this wrapper
     quint64 hits = 0; ///< answered from the Redis cache
     quint64 misses = 0; ///< not in the cache
@@ -70,8 +72,8 @@ class DISTRIBUTEDPROMISE_EXPORT DistributedPromiseWrapper : public QObject
     Q_PROPERTY(bool connected READ isConnected NOTIFY connectedChanged)
 public:
     /*! Validates \a config and starts connecting to Redis (no blocking). */
-    explicit DistributedPromiseWrapper(const DistributedPromiseConfig &config = {},
-                                       QObject *parent = nullptr);
+    explicit DistributedPromiseWrapper(
+        const DistributedPromiseConfig &config = {}, QObject *parent = nullptr);
     /*! Fails every call still waiting with Cancelled; work already running is abandoned. */
     ~DistributedPromiseWrapper() override;
 
@@ -93,11 +95,13 @@ public:
     auto wrap(const DistributedPromiseWrapOptions &options, F work)
     {
         using Traits = DistributedPromiseDetail::FunctionTraits<F>;
-        using Value = typename DistributedPromiseDetail::ResultTraits<typename Traits::Result>::Value;
+        using Value =
+            typename DistributedPromiseDetail::ResultTraits<typename Traits::Result>::Value;
         using Args = typename Traits::Args;
-        auto runner = DistributedPromiseDetail::makeRunner(std::move(work), static_cast<Args *>(nullptr));
-        return makeFunction<Value>(registerWork(options, std::move(runner)),
-                                   static_cast<Args *>(nullptr));
+        auto runner
+            = DistributedPromiseDetail::makeRunner(std::move(work), static_cast<Args *>(nullptr));
+        return makeFunction<Value>(
+            registerWork(options, std::move(runner)), static_cast<Args *>(nullptr));
     }
 
     /*!
@@ -121,13 +125,12 @@ Q_SIGNALS:
     void connectedChanged(bool connected);
 
 private:
-    std::shared_ptr<DistributedPromiseDetail::Registration>
-    registerWork(const DistributedPromiseWrapOptions &options, DistributedPromiseDetail::Runner run);
+    std::shared_ptr<DistributedPromiseDetail::Registration> registerWork(
+        const DistributedPromiseWrapOptions &options, DistributedPromiseDetail::Runner run);
 
     template<typename T, typename... Args>
-    static DistributedPromiseFunction<T(Args...)>
-    makeFunction(std::shared_ptr<DistributedPromiseDetail::Registration> registration,
-                 std::tuple<Args...> *)
+    static DistributedPromiseFunction<T(Args...)> makeFunction(
+        std::shared_ptr<DistributedPromiseDetail::Registration> registration, std::tuple<Args...> *)
     {
         return DistributedPromiseFunction<T(Args...)>(std::move(registration));
     }

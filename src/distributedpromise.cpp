@@ -15,8 +15,8 @@ public:
     int errorCode = -1;
 };
 
-DistributedPromise::DistributedPromise(const QString &key, const QFuture<QJsonValue> &future,
-                                       QObject *parent)
+DistributedPromise::DistributedPromise(
+    const QString &key, const QFuture<QJsonValue> &future, QObject *parent)
     : QObject(parent)
     , d_ptr(std::make_unique<DistributedPromisePrivate>())
 {

@@ -3,14 +3,13 @@
 
 #include <QtCore/QMetaEnum>
 
-DistributedPromiseError::DistributedPromiseError(Code code, const QString &message,
-                                                 const QString &key)
+DistributedPromiseError::DistributedPromiseError(
+    Code code, const QString &message, const QString &key)
     : m_code(code)
     , m_message(message)
     , m_key(key)
     , m_what(QString(codeName(code) + QStringLiteral(": ") + message).toUtf8())
-{
-}
+{ }
 
 const char *DistributedPromiseError::what() const noexcept { return m_what.constData(); }
 

@@ -15,10 +15,9 @@ Waiter::~Waiter() = default;
 void throwDecodeError(const char *expected, const QJsonValue &got)
 {
     throw DistributedPromiseError(DistributedPromiseError::DecodeFailed,
-                                  QStringLiteral("expected %1, got %2")
-                                      .arg(QLatin1String(expected),
-                                           QString::fromUtf8(DistributedPromiseProtocol::encodeValue(got)
-                                                                 .left(80))));
+        QStringLiteral("expected %1, got %2")
+            .arg(QLatin1String(expected),
+                QString::fromUtf8(DistributedPromiseProtocol::encodeValue(got).left(80))));
 }
 
 Outcome outcomeFromCurrentException()
@@ -28,16 +27,16 @@ Outcome outcomeFromCurrentException()
     } catch (const DistributedPromiseError &error) {
         return Outcome::failure(DistributedPromiseError::WorkFailed, error.message());
     } catch (const std::exception &error) {
-        return Outcome::failure(DistributedPromiseError::WorkFailed,
-                                QString::fromUtf8(error.what()));
+        return Outcome::failure(
+            DistributedPromiseError::WorkFailed, QString::fromUtf8(error.what()));
     } catch (...) {
         return Outcome::failure(DistributedPromiseError::WorkFailed,
-                                QStringLiteral("the work threw an exception of unknown type"));
+            QStringLiteral("the work threw an exception of unknown type"));
     }
 }
 
 void submit(const std::shared_ptr<Registration> &registration, QJsonArray args,
-            std::unique_ptr<Waiter> waiter)
+    std::unique_ptr<Waiter> waiter)
 {
     CoreHandle *handle = registration->core.get();
     QMutexLocker locker(&handle->mutex);
@@ -45,10 +44,10 @@ void submit(const std::shared_ptr<Registration> &registration, QJsonArray args,
     if (!coordinator) {
         locker.unlock();
         waiter->fail(DistributedPromiseError(DistributedPromiseError::Cancelled,
-                                             QStringLiteral("'%1' was called after its "
-                                                            "DistributedPromiseWrapper was destroyed")
-                                                 .arg(registration->key),
-                                             registration->key));
+            QStringLiteral("'%1' was called after its "
+                           "DistributedPromiseWrapper was destroyed")
+                .arg(registration->key),
+            registration->key));
         return;
     }
     if (coordinator->thread() == QThread::currentThread()) {
@@ -69,8 +68,8 @@ void submit(const std::shared_ptr<Registration> &registration, QJsonArray args,
 
 } // namespace DistributedPromiseDetail
 
-DistributedPromiseWrapper::DistributedPromiseWrapper(const DistributedPromiseConfig &config,
-                                                     QObject *parent)
+DistributedPromiseWrapper::DistributedPromiseWrapper(
+    const DistributedPromiseConfig &config, QObject *parent)
     : QObject(parent)
     , d_ptr(std::make_unique<DistributedPromiseWrapperPrivate>())
 {
@@ -79,11 +78,12 @@ DistributedPromiseWrapper::DistributedPromiseWrapper(const DistributedPromiseCon
     d->configError = DistributedPromiseProtocol::validate(config);
     if (!d->configError.isEmpty())
         qCWarning(lcDistributedPromise).noquote() << "unusable configuration:" << d->configError;
-    d->coordinator = std::make_unique<DistributedPromiseDetail::Coordinator>(config, d->configError);
+    d->coordinator
+        = std::make_unique<DistributedPromiseDetail::Coordinator>(config, d->configError);
     d->handle = std::make_shared<DistributedPromiseDetail::CoreHandle>();
     d->handle->coordinator = d->coordinator.get();
     connect(d->coordinator.get(), &DistributedPromiseDetail::Coordinator::connectedChanged, this,
-            &DistributedPromiseWrapper::connectedChanged);
+        &DistributedPromiseWrapper::connectedChanged);
 }
 
 DistributedPromiseWrapper::~DistributedPromiseWrapper()
@@ -96,9 +96,8 @@ DistributedPromiseWrapper::~DistributedPromiseWrapper()
     d->coordinator.reset();
 }
 
-std::shared_ptr<DistributedPromiseDetail::Registration>
-DistributedPromiseWrapper::registerWork(const DistributedPromiseWrapOptions &options,
-                                        DistributedPromiseDetail::Runner run)
+std::shared_ptr<DistributedPromiseDetail::Registration> DistributedPromiseWrapper::registerWork(
+    const DistributedPromiseWrapOptions &options, DistributedPromiseDetail::Runner run)
 {
     Q_D(DistributedPromiseWrapper);
     auto registration = std::make_shared<DistributedPromiseDetail::Registration>();
@@ -119,18 +118,17 @@ DistributedPromise *DistributedPromiseWrapper::call(const QString &key, const QV
     const auto registration = d->registry.value(key);
     if (!registration) {
         waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
-                                             QStringLiteral("no work is wrapped under the key "
-                                                            "'%1'; call wrap() with it first")
-                                                 .arg(key),
-                                             key));
+            QStringLiteral("no work is wrapped under the key "
+                           "'%1'; call wrap() with it first")
+                .arg(key),
+            key));
         return promise;
     }
     QJsonArray json;
     for (const QVariant &arg : args) {
         const QJsonValue value = QJsonValue::fromVariant(arg);
         if (value.isUndefined() || (value.isNull() && arg.isValid() && !arg.isNull())) {
-            waiter->fail(DistributedPromiseError(
-                DistributedPromiseError::InvalidArgument,
+            waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
                 QStringLiteral("an argument of '%1' of type %2 cannot be carried as JSON")
                     .arg(key, QString::fromLatin1(arg.typeName())),
                 key));

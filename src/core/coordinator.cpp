@@ -41,8 +41,8 @@ DistributedPromiseStats AtomicStats::snapshot() const
     return s;
 }
 
-Coordinator::Coordinator(const DistributedPromiseConfig &config, const QString &configError,
-                         QObject *parent)
+Coordinator::Coordinator(
+    const DistributedPromiseConfig &config, const QString &configError, QObject *parent)
     : QObject(parent)
     , m_config(config)
     , m_configError(configError)
@@ -76,11 +76,11 @@ Coordinator::Coordinator(const DistributedPromiseConfig &config, const QString &
         Q_EMIT connectedChanged(true);
     });
     connect(m_client.get(), &DistributedPromiseRedis::Client::disconnected, this,
-            [this] { Q_EMIT connectedChanged(false); });
-    connect(m_client.get(), &DistributedPromiseRedis::Client::message, this,
-            &Coordinator::onMessage);
+        [this] { Q_EMIT connectedChanged(false); });
+    connect(
+        m_client.get(), &DistributedPromiseRedis::Client::message, this, &Coordinator::onMessage);
     connect(m_client.get(), &DistributedPromiseRedis::Client::subscribed, this,
-            &Coordinator::onSubscribed);
+        &Coordinator::onSubscribed);
     m_client->open();
 }
 
@@ -91,8 +91,8 @@ Coordinator::~Coordinator()
     const auto flights = std::exchange(m_flights, {});
     m_byChannel.clear();
     const DistributedPromiseError error(DistributedPromiseError::Cancelled,
-                                        QStringLiteral("the DistributedPromiseWrapper was destroyed "
-                                                       "before the call finished"));
+        QStringLiteral("the DistributedPromiseWrapper was destroyed "
+                       "before the call finished"));
     for (Flight *flight : flights) {
         std::unique_ptr<Flight> owned(flight);
         for (Caller &caller : owned->callers) {
@@ -106,8 +106,8 @@ Coordinator::~Coordinator()
 template<typename F>
 auto Coordinator::guarded(Flight *flight, F handler)
 {
-    return [this, identity = flight->identity, id = flight->id,
-            handler = std::move(handler)](const Reply &reply) {
+    return [this, identity = flight->identity, id = flight->id, handler = std::move(handler)](
+               const Reply &reply) {
         if (Flight *current = find(identity, id))
             handler(current, reply);
     };
@@ -120,13 +120,13 @@ Coordinator::Flight *Coordinator::find(const QByteArray &identity, quint64 id) c
 }
 
 void Coordinator::call(const std::shared_ptr<Registration> &registration, const QJsonArray &args,
-                       std::unique_ptr<Waiter> waiter)
+    std::unique_ptr<Waiter> waiter)
 {
     ++m_stats.calls;
     const auto reject = [&](const QString &message) {
         ++m_stats.errors;
-        waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument, message,
-                                             registration->key));
+        waiter->fail(DistributedPromiseError(
+            DistributedPromiseError::InvalidArgument, message, registration->key));
     };
     if (!m_configError.isEmpty())
         return reject(QStringLiteral("cannot call '%1': the configuration is unusable: %2")
@@ -164,8 +164,8 @@ void Coordinator::call(const std::shared_ptr<Registration> &registration, const 
         acquire(flight);
 }
 
-void Coordinator::addCaller(Flight *flight, std::unique_ptr<Waiter> waiter,
-                            std::chrono::milliseconds timeout)
+void Coordinator::addCaller(
+    Flight *flight, std::unique_ptr<Waiter> waiter, std::chrono::milliseconds timeout)
 {
     Caller caller { std::move(waiter), QDeadlineTimer(QDeadlineTimer::Forever), timeout };
     if (timeout.count() > 0)
@@ -188,10 +188,10 @@ void Coordinator::armDeadline(Flight *flight)
         flight->deadlineTimer = std::make_unique<QTimer>();
         flight->deadlineTimer->setSingleShot(true);
         connect(flight->deadlineTimer.get(), &QTimer::timeout, this,
-                [this, identity = flight->identity, id = flight->id] {
-                    if (Flight *current = find(identity, id))
-                        expireCallers(current);
-                });
+            [this, identity = flight->identity, id = flight->id] {
+                if (Flight *current = find(identity, id))
+                    expireCallers(current);
+            });
     }
     flight->deadlineTimer->start(std::max<qint64>(0, earliest.remainingTime()));
 }
@@ -215,8 +215,7 @@ void Coordinator::expireCallers(Flight *flight)
         armDeadline(flight);
     for (Caller &caller : expired) {
         ++m_stats.errors;
-        caller.waiter->fail(DistributedPromiseError(
-            DistributedPromiseError::Timeout,
+        caller.waiter->fail(DistributedPromiseError(DistributedPromiseError::Timeout,
             QStringLiteral("no result for '%1' within %2 ms; the work goes on and its result "
                            "will be cached, raise the timeout to wait for it")
                 .arg(key)
@@ -229,24 +228,25 @@ void Coordinator::checkCache(Flight *flight)
 {
     flight->phase = Phase::Checking;
     m_client->command({ QByteArrayLiteral("GET"), flight->keys.data },
-                      guarded(flight, [this](Flight *f, const Reply &reply) {
-                          if (reply.isFailure())
-                              return redisUnavailable(f, reply);
-                          if (reply.isError())
-                              return finish(f, Outcome::failure(DistributedPromiseError::RedisError,
-                                                                QString::fromUtf8(reply.string)));
-                          if (reply.isString()) {
-                              Outcome outcome;
-                              if (DistributedPromiseProtocol::decodeEnvelope(reply.string, &outcome)
-                                  && outcome.ok) {
-                                  ++m_stats.hits;
-                                  return finish(f, outcome);
-                              }
-                              discardCorrupt(f, reply.string);
-                          }
-                          ++m_stats.misses;
-                          acquire(f);
-                      }));
+        guarded(flight, [this](Flight *f, const Reply &reply) {
+            if (reply.isFailure())
+                return redisUnavailable(f, reply);
+            if (reply.isError())
+                return finish(f,
+                    Outcome::failure(
+                        DistributedPromiseError::RedisError, QString::fromUtf8(reply.string)));
+            if (reply.isString()) {
+                Outcome outcome;
+                if (DistributedPromiseProtocol::decodeEnvelope(reply.string, &outcome)
+                    && outcome.ok) {
+                    ++m_stats.hits;
+                    return finish(f, outcome);
+                }
+                discardCorrupt(f, reply.string);
+            }
+            ++m_stats.misses;
+            acquire(f);
+        }));
 }
 
 void Coordinator::acquire(Flight *flight)
@@ -263,11 +263,11 @@ void Coordinator::acquire(Flight *flight)
     flight->token = newToken();
     const QByteArray checkCache = m_config.ttl.count() > 0 ? "1" : "0";
     m_client->eval(m_acquire, { flight->keys.data, flight->keys.lock },
-                   { flight->token, m_leaseMs, checkCache },
-                   guarded(flight, [this](Flight *f, const Reply &reply) {
-                       f->acquiring = false;
-                       onAcquired(f, reply);
-                   }));
+        { flight->token, m_leaseMs, checkCache },
+        guarded(flight, [this](Flight *f, const Reply &reply) {
+            f->acquiring = false;
+            onAcquired(f, reply);
+        }));
 }
 
 void Coordinator::onAcquired(Flight *flight, const Reply &reply)
@@ -277,10 +277,11 @@ void Coordinator::onAcquired(Flight *flight, const Reply &reply)
     if (reply.isFailure())
         return redisUnavailable(flight, reply);
     if (!reply.isArray() || reply.elements.isEmpty() || !reply.elements.at(0).isInteger())
-        return finish(flight, Outcome::failure(DistributedPromiseError::RedisError,
-                                               QStringLiteral("unexpected reply to the lock "
-                                                              "script: %1")
-                                                   .arg(QString::fromUtf8(reply.string))));
+        return finish(flight,
+            Outcome::failure(DistributedPromiseError::RedisError,
+                QStringLiteral("unexpected reply to the lock "
+                               "script: %1")
+                    .arg(QString::fromUtf8(reply.string))));
     const qint64 kind = reply.elements.at(0).integer;
     if (kind == Cached && reply.elements.size() > 1) {
         Outcome outcome;
@@ -332,10 +333,10 @@ void Coordinator::wait(Flight *flight, qint64 lockTtl)
         flight->leaseTimer = std::make_unique<QTimer>();
         flight->leaseTimer->setSingleShot(true);
         connect(flight->leaseTimer.get(), &QTimer::timeout, this,
-                [this, identity = flight->identity, id = flight->id] {
-                    if (Flight *current = find(identity, id))
-                        acquire(current);
-                });
+            [this, identity = flight->identity, id = flight->id] {
+                if (Flight *current = find(identity, id))
+                    acquire(current);
+            });
     }
     flight->leaseTimer->start(std::chrono::milliseconds(delay));
 }
@@ -354,9 +355,9 @@ void Coordinator::onMessage(const QByteArray &channel, const QByteArray &payload
         return;
     Outcome outcome;
     if (!DistributedPromiseProtocol::decodeEnvelope(payload, &outcome)) {
-        qCWarning(lcDistributedPromise).noquote()
-            << "ignored a message that is not a version" << DistributedPromiseProtocol::envelopeVersion
-            << "envelope on" << QString::fromUtf8(channel);
+        qCWarning(lcDistributedPromise).noquote() << "ignored a message that is not a version"
+                                                  << DistributedPromiseProtocol::envelopeVersion
+                                                  << "envelope on" << QString::fromUtf8(channel);
         return;
     }
     finish(flight, outcome);
@@ -370,10 +371,10 @@ void Coordinator::startWork(Flight *flight)
     if (!flight->local) {
         flight->leaseTimer = std::make_unique<QTimer>();
         connect(flight->leaseTimer.get(), &QTimer::timeout, this,
-                [this, identity = flight->identity, id = flight->id] {
-                    if (Flight *current = find(identity, id))
-                        renewLease(current);
-                });
+            [this, identity = flight->identity, id = flight->id] {
+                if (Flight *current = find(identity, id))
+                    renewLease(current);
+            });
         flight->leaseTimer->start(std::max<qint64>(1, m_config.lockTimeout.count() / 3));
     }
     // Run the work from the event loop, not from inside a Redis callback.
@@ -397,15 +398,15 @@ void Coordinator::startWork(Flight *flight)
 void Coordinator::renewLease(Flight *flight)
 {
     m_client->eval(m_renew, { flight->keys.lock }, { flight->token, m_leaseMs },
-                   guarded(flight, [this](Flight *f, const Reply &reply) {
-                       if (!reply.isInteger() || reply.integer != 0 || f->leaseLost)
-                           return;
-                       f->leaseLost = true;
-                       f->leaseTimer.reset();
-                       qCWarning(lcDistributedPromise).noquote()
-                           << "lost the lock of" << f->displayKey
-                           << "while working (another process may run it too)";
-                   }));
+        guarded(flight, [this](Flight *f, const Reply &reply) {
+            if (!reply.isInteger() || reply.integer != 0 || f->leaseLost)
+                return;
+            f->leaseLost = true;
+            f->leaseTimer.reset();
+            qCWarning(lcDistributedPromise).noquote()
+                << "lost the lock of" << f->displayKey
+                << "while working (another process may run it too)";
+        }));
 }
 
 void Coordinator::workDone(const QByteArray &identity, quint64 id, Outcome outcome)
@@ -416,44 +417,44 @@ void Coordinator::workDone(const QByteArray &identity, quint64 id, Outcome outco
     QByteArray envelope = DistributedPromiseProtocol::encodeEnvelope(outcome);
     if (envelope.size() > m_config.maxValueBytes) {
         outcome = Outcome::failure(DistributedPromiseError::InvalidArgument,
-                                   QStringLiteral("the value of '%1' takes %2 bytes, more than "
-                                                  "maxValueBytes (%3); return less or raise "
-                                                  "maxValueBytes")
-                                       .arg(flight->displayKey)
-                                       .arg(envelope.size())
-                                       .arg(m_config.maxValueBytes));
+            QStringLiteral("the value of '%1' takes %2 bytes, more than "
+                           "maxValueBytes (%3); return less or raise "
+                           "maxValueBytes")
+                .arg(flight->displayKey)
+                .arg(envelope.size())
+                .arg(m_config.maxValueBytes));
         envelope = DistributedPromiseProtocol::encodeEnvelope(outcome);
     }
-    if (!flight->local) {
-        m_client->eval(
-            m_finish, { flight->keys.data, flight->keys.lock },
-            { flight->token, envelope, m_ttlMs, outcome.ok ? "1" : "0", flight->keys.channel },
-            [this, key = flight->displayKey](const Reply &reply) {
-                if (reply.isInteger() && reply.integer == 1)
-                    return;
-                if (reply.isInteger()) {
-                    ++m_stats.lostLeases;
-                    qCWarning(lcDistributedPromise).noquote()
-                        << "finished" << key
-                        << "after its lease was lost: the result was not cached or published";
-                } else {
-                    qCWarning(lcDistributedPromise).noquote()
-                        << "could not publish the result of" << key << "-"
-                        << QString::fromUtf8(reply.string);
-                }
-            });
-    }
-    finish(flight, outcome);
+    if (flight->local)
+        return finish(flight, outcome);
+    // Local callers are answered once Redis has the outcome, at the same moment as the other
+    // processes' waiters (and a process that exits right after cannot lose the publish).
+    m_client->eval(m_finish, { flight->keys.data, flight->keys.lock },
+        { flight->token, envelope, m_ttlMs, outcome.ok ? "1" : "0", flight->keys.channel },
+        guarded(flight, [this, outcome](Flight *f, const Reply &reply) {
+            if (reply.isInteger() && reply.integer == 0) {
+                ++m_stats.lostLeases;
+                qCWarning(lcDistributedPromise).noquote()
+                    << "finished" << f->displayKey
+                    << "after its lease was lost: the result was not cached or published";
+            } else if (!reply.isInteger()) {
+                qCWarning(lcDistributedPromise).noquote()
+                    << "could not publish the result of" << f->displayKey << "-"
+                    << QString::fromUtf8(reply.string);
+            }
+            finish(f, outcome);
+        }));
 }
 
 void Coordinator::redisUnavailable(Flight *flight, const Reply &reply)
 {
     const QString reason = QString::fromUtf8(reply.string);
     if (m_config.whenRedisUnavailable == DistributedPromiseConfig::Fail)
-        return finish(flight, Outcome::failure(DistributedPromiseError::ConnectionFailed,
-                                               QStringLiteral("Redis is unavailable (%1); the work "
-                                                              "was not run")
-                                                   .arg(reason)));
+        return finish(flight,
+            Outcome::failure(DistributedPromiseError::ConnectionFailed,
+                QStringLiteral("Redis is unavailable (%1); the work "
+                               "was not run")
+                    .arg(reason)));
     if (!m_outageWarned) {
         m_outageWarned = true;
         qCWarning(lcDistributedPromise).noquote()
@@ -467,9 +468,9 @@ void Coordinator::redisUnavailable(Flight *flight, const Reply &reply)
 void Coordinator::discardCorrupt(Flight *flight, const QByteArray &what)
 {
     qCWarning(lcDistributedPromise).noquote()
-        << "deleted an unreadable cache entry for" << flight->displayKey << "("
-        << what.left(64) << "); running the work again";
-    m_client->command({ QByteArrayLiteral("DEL"), flight->keys.data }, [](const Reply &) { });
+        << "deleted an unreadable cache entry for" << flight->displayKey << "(" << what.left(64)
+        << "); running the work again";
+    m_client->command({ QByteArrayLiteral("DEL"), flight->keys.data }, [](const Reply &) {});
 }
 
 std::unique_ptr<Coordinator::Flight> Coordinator::take(Flight *flight)
@@ -490,10 +491,7 @@ void Coordinator::unsubscribe(Flight *flight)
     m_client->unsubscribe(flight->keys.channel);
 }
 
-void Coordinator::abandon(Flight *flight)
-{
-    take(flight);
-}
+void Coordinator::abandon(Flight *flight) { take(flight); }
 
 void Coordinator::finish(Flight *flight, const Outcome &outcome)
 {

@@ -19,12 +19,14 @@
 namespace DistributedPromiseDetail {
 
 /*! Shared by the wrapper and every Registration; null once the wrapper is gone. */
-struct CoreHandle {
+struct CoreHandle
+{
     QMutex mutex;
     class Coordinator *coordinator = nullptr;
 };
 
-struct AtomicStats {
+struct AtomicStats
+{
     std::atomic<quint64> calls { 0 }, hits { 0 }, misses { 0 }, coalesced { 0 }, won { 0 },
         waited { 0 }, takeovers { 0 }, lostLeases { 0 }, localRuns { 0 }, errors { 0 },
         reconnects { 0 };
@@ -40,11 +42,11 @@ class Coordinator : public QObject
     Q_OBJECT
 public:
     Coordinator(const DistributedPromiseConfig &config, const QString &configError,
-                QObject *parent = nullptr);
+        QObject *parent = nullptr);
     ~Coordinator() override;
 
     void call(const std::shared_ptr<Registration> &registration, const QJsonArray &args,
-              std::unique_ptr<Waiter> waiter);
+        std::unique_ptr<Waiter> waiter);
     bool isConnected() const { return m_client && m_client->isConnected(); }
     AtomicStats &stats() { return m_stats; }
 
@@ -52,13 +54,15 @@ Q_SIGNALS:
     void connectedChanged(bool connected);
 
 private:
-    struct Caller {
+    struct Caller
+    {
         std::unique_ptr<Waiter> waiter;
         QDeadlineTimer deadline;
         std::chrono::milliseconds timeout;
     };
     enum class Phase { Checking, Acquiring, Waiting, Working };
-    struct Flight {
+    struct Flight
+    {
         quint64 id = 0;
         QByteArray identity;
         DistributedPromiseProtocol::Keys keys;
@@ -79,8 +83,8 @@ private:
     };
 
     Flight *find(const QByteArray &identity, quint64 id) const;
-    void addCaller(Flight *flight, std::unique_ptr<Waiter> waiter,
-                   std::chrono::milliseconds timeout);
+    void addCaller(
+        Flight *flight, std::unique_ptr<Waiter> waiter, std::chrono::milliseconds timeout);
     void armDeadline(Flight *flight);
     void expireCallers(Flight *flight);
     void checkCache(Flight *flight);
@@ -89,7 +93,8 @@ private:
     void wait(Flight *flight, qint64 lockTtl);
     void startWork(Flight *flight);
     void renewLease(Flight *flight);
-    void workDone(const QByteArray &identity, quint64 id, DistributedPromiseDetail::Outcome outcome);
+    void workDone(
+        const QByteArray &identity, quint64 id, DistributedPromiseDetail::Outcome outcome);
     void redisUnavailable(Flight *flight, const DistributedPromiseRedis::Reply &reply);
     void discardCorrupt(Flight *flight, const QByteArray &what);
     void finish(Flight *flight, const DistributedPromiseDetail::Outcome &outcome);

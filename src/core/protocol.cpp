@@ -112,8 +112,9 @@ bool decodeEnvelope(const QByteArray &bytes, DistributedPromiseDetail::Outcome *
         return false;
     outcome->ok = false;
     outcome->message = message.toString();
-    outcome->code = DistributedPromiseError::codeFromName(error.value(QLatin1String("code")).toString())
-                        .value_or(DistributedPromiseError::WorkFailed);
+    outcome->code
+        = DistributedPromiseError::codeFromName(error.value(QLatin1String("code")).toString())
+              .value_or(DistributedPromiseError::WorkFailed);
     return true;
 }
 

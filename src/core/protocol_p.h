@@ -24,7 +24,8 @@ QByteArray encodeArguments(const QJsonArray &args);
 /*! The call's identity: wrap key, separator, arguments (or '#' + SHA-256 hex when long). */
 QByteArray identity(const QString &key, const QByteArray &separator, const QByteArray &arguments);
 
-struct Keys {
+struct Keys
+{
     QByteArray data; ///< P S {I}
     QByteArray lock; ///< P S lockPrefix S {I}
     QByteArray channel; ///< P S notifPrefix S {I}

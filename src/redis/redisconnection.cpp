@@ -25,6 +25,7 @@ namespace DistributedPromiseRedis {
 // after every pending callback has run.
 struct ContextLink {
     Connection *owner = nullptr; // null once the connection has let go of this context
+    redisAsyncContext *ctx = nullptr; // valid until cleanup() returns
     QString failReason; // what pending callbacks report when they get a NULL reply
     DistributedPromiseError::Code failCode = DistributedPromiseError::ConnectionFailed;
 
@@ -146,6 +147,12 @@ struct HiredisHooks {
         auto *link = static_cast<ContextLink *>(data);
         if (!link)
             return;
+        // Everything about a lost context, the reason included, is handled here: hiredis calls
+        // this hook on every path (a disconnect callback would only run after it, when the link
+        // is gone, and never for a failed connect). Nothing may find the link after this.
+        link->ctx->ev.data = nullptr;
+        if (link->failReason.isEmpty() && link->ctx->err)
+            link->failReason = QString::fromUtf8(link->ctx->errstr);
         if (Connection *c = link->owner) {
             try {
                 c->contextLost(link, link->failReason);
@@ -167,14 +174,6 @@ struct HiredisHooks {
         } catch (...) {
             qCCritical(lcDistributedPromise, "exception in the connect callback");
         }
-    }
-    static void onDisconnect(const redisAsyncContext *ctx, int)
-    {
-        // Everything is handled in cleanup(), which hiredis calls on every path (a failed connect
-        // never gets here). Only keep the reason.
-        ContextLink *link = ContextLink::of(ctx);
-        if (link && link->failReason.isEmpty() && ctx->err)
-            link->failReason = QString::fromUtf8(ctx->errstr);
     }
     static void onReply(redisAsyncContext *ctx, void *r, void *privdata)
     {
@@ -272,6 +271,9 @@ Connection::~Connection()
         delete pending;
     }
     m_deferred.clear();
+    for (auto &[callback, failure] : m_failures)
+        callbacks.push_back(std::move(callback));
+    m_failures.clear();
     if (m_ctx) {
         m_link->owner = nullptr;
         redisAsyncContext *ctx = m_ctx;
@@ -363,6 +365,7 @@ void Connection::connectToAddress(const QString &address)
     m_ctx = ctx;
     m_link = new ContextLink;
     m_link->owner = this;
+    m_link->ctx = ctx;
     m_state = State::Connecting;
     m_socketConnected = false;
     ctx->ev.data = m_link;
@@ -377,7 +380,6 @@ void Connection::connectToAddress(const QString &address)
     m_writeNotifier->setSocket(ctx->c.fd);
     m_readNotifier->setEnabled(true);
     redisAsyncSetConnectCallback(ctx, &HiredisHooks::onConnect);
-    redisAsyncSetDisconnectCallback(ctx, &HiredisHooks::onDisconnect);
     handshake();
     // Commands issued during the host lookup go out now, behind the handshake.
     const auto deferred = std::exchange(m_deferred, {});
@@ -534,16 +536,22 @@ void Connection::send(const QList<QByteArray> &args, Pending *pending)
 
 void Connection::failLater(Pending *pending, const QString &reason)
 {
-    // Never call back re-entrantly from inside command().
-    const Reply failure = Reply::failure(DistributedPromiseError::ConnectionFailed, reason);
-    QMetaObject::invokeMethod(
-        this,
-        [callback = std::move(pending->callback), failure] {
-            if (callback)
-                callback(failure);
-        },
-        Qt::QueuedConnection);
+    // Never call back re-entrantly from inside command(). Kept in a member (not only in the
+    // queued call, which dies with this object) so that the destructor can finish them too.
+    m_failures.append({ std::move(pending->callback),
+                        Reply::failure(DistributedPromiseError::ConnectionFailed, reason) });
     delete pending;
+    if (m_failures.size() == 1)
+        QMetaObject::invokeMethod(this, &Connection::deliverFailures, Qt::QueuedConnection);
+}
+
+void Connection::deliverFailures()
+{
+    const auto failures = std::exchange(m_failures, {});
+    for (const auto &[callback, failure] : failures) {
+        if (callback)
+            callback(failure); // may destroy this connection: touch no member after it
+    }
 }
 
 void Connection::link(Pending *pending)
@@ -659,7 +667,7 @@ void Connection::contextLost(ContextLink *link, const QString &reason)
         channel.confirmed = false;
         channel.opsInFlight = 0;
     }
-    if (wasConnected)
+    if (wasConnected && link->failCode != DistributedPromiseError::Cancelled)
         qCWarning(lcDistributedPromise).noquote()
             << "lost the connection to Redis at" << m_endpoint.displayName() << "-" << m_lastError;
     else

@@ -113,6 +113,7 @@ private:
     void send(const QList<QByteArray> &args, Pending *pending);
     void sendSubscription(const char *verb, const QList<QByteArray> &channels);
     void failLater(Pending *pending, const QString &reason);
+    void deliverFailures();
     void link(Pending *pending);
     void unlink(Pending *pending);
     void armCommandTimer();
@@ -143,6 +144,8 @@ private:
     int m_pendingCount = 0;
     // Commands issued while the host name is being resolved.
     QList<std::pair<QList<QByteArray>, Pending *>> m_deferred;
+    // Commands that failed before reaching hiredis, called back from the event loop.
+    QList<std::pair<Callback, Reply>> m_failures;
     QHash<QByteArray, ChannelState> m_channels;
 };
 

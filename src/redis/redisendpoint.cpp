@@ -25,8 +25,15 @@ bool Endpoint::parse(const QUrl &url, Endpoint *endpoint, QString *error)
                      .arg(why);
         return false;
     };
-    if (!url.isValid())
-        return fail(QStringLiteral("it does not parse (%1)").arg(url.errorString()));
+    if (!url.isValid()) {
+        // QUrl::errorString() quotes the whole URL after a ';', password included: keep only
+        // the part before it.
+        QString why = url.errorString();
+        const qsizetype cut = why.indexOf(QLatin1Char(';'));
+        if (cut >= 0)
+            why.truncate(cut);
+        return fail(QStringLiteral("it does not parse (%1)").arg(why));
+    }
 
     Endpoint result;
     const QString scheme = url.scheme().toLower();

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+// A helper process for the multi-process tests: makes N concurrent calls of one wrapped work and
+// prints what happened as one JSON line. It prints READY once connected and starts on "GO" from
+// stdin, so a test can start many processes and release them at once. It prints WORKING when its
+// work starts, so a test can kill the process that holds the lock.
+
+#include <DistributedPromise>
+
+#include <QtCore/QCommandLineParser>
+#include <QtCore/QCoreApplication>
+#include <QtCore/QElapsedTimer>
+#include <QtCore/QJsonArray>
+#include <QtCore/QJsonDocument>
+#include <QtCore/QJsonObject>
+#include <QtCore/QPromise>
+#include <QtCore/QSocketNotifier>
+#include <QtCore/QTimer>
+
+#include <cstdio>
+#include <unistd.h>
+
+namespace {
+void say(const QByteArray &line)
+{
+    std::fwrite(line.constData(), 1, size_t(line.size()), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+}
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    QCommandLineParser parser;
+    const QCommandLineOption url(
+        QStringLiteral("url"), QStringLiteral("Redis URL"), QStringLiteral("url"));
+    const QCommandLineOption prefix(
+        QStringLiteral("prefix"), QStringLiteral("key prefix"), QStringLiteral("p"));
+    const QCommandLineOption arg(QStringLiteral("arg"), QStringLiteral("argument"),
+        QStringLiteral("a"), QStringLiteral("x"));
+    const QCommandLineOption calls(QStringLiteral("calls"), QStringLiteral("calls"),
+        QStringLiteral("n"), QStringLiteral("10"));
+    const QCommandLineOption workMs(QStringLiteral("work-ms"), QStringLiteral("work time"),
+        QStringLiteral("ms"), QStringLiteral("200"));
+    const QCommandLineOption lockMs(QStringLiteral("lock-ms"), QStringLiteral("lock timeout"),
+        QStringLiteral("ms"), QStringLiteral("30000"));
+    const QCommandLineOption ttlMs(QStringLiteral("ttl-ms"), QStringLiteral("cache ttl"),
+        QStringLiteral("ms"), QStringLiteral("60000"));
+    const QCommandLineOption fail(QStringLiteral("fail"), QStringLiteral("fail with this message"),
+        QStringLiteral("message"));
+    const QCommandLineOption noGo(
+        QStringLiteral("no-go"), QStringLiteral("start without waiting for GO"));
+    parser.addOptions({ url, prefix, arg, calls, workMs, lockMs, ttlMs, fail, noGo });
+    parser.process(app);
+
+    DistributedPromiseConfig config;
+    config.redisUrl = QUrl(parser.value(url));
+    config.keyPrefix = parser.value(prefix);
+    config.lockTimeout = std::chrono::milliseconds(parser.value(lockMs).toLongLong());
+    config.ttl = std::chrono::milliseconds(parser.value(ttlMs).toLongLong());
+    config.whenRedisUnavailable = DistributedPromiseConfig::Fail;
+    DistributedPromiseWrapper wrapper(config);
+
+    int executions = 0;
+    const int work = parser.value(workMs).toInt();
+    const QString failure = parser.value(fail);
+    auto slow = wrapper.wrap(QStringLiteral("slow"), [&](const QString &a) {
+        ++executions;
+        say("WORKING");
+        auto promise = std::make_shared<QPromise<QString>>();
+        promise->start();
+        QTimer::singleShot(work, &app, [promise, a, failure] {
+            if (failure.isEmpty())
+                promise->addResult(QStringLiteral("value-of-") + a);
+            else
+                promise->setException(
+                    DistributedPromiseError(DistributedPromiseError::WorkFailed, failure));
+            promise->finish();
+        });
+        return promise->future();
+    });
+
+    const int n = parser.value(calls).toInt();
+    QJsonArray values;
+    QJsonArray errors;
+    QJsonArray waits;
+    int finished = 0;
+    QElapsedTimer clock;
+    const auto start = [&] {
+        clock.start();
+        for (int i = 0; i < n; ++i) {
+            slow(parser.value(arg))
+                .then(&app,
+                    [&](const QString &value) {
+                        values.append(value);
+                        waits.append(double(clock.nsecsElapsed()) / 1e6);
+                    })
+                .onFailed(&app,
+                    [&](const DistributedPromiseError &error) {
+                        errors.append(
+                            QJsonObject { { QStringLiteral("code"),
+                                              DistributedPromiseError::codeName(error.code()) },
+                                { QStringLiteral("message"), error.message() } });
+                    })
+                .then(&app, [&] {
+                    if (++finished < n)
+                        return;
+                    const DistributedPromiseStats stats = wrapper.stats();
+                    const QJsonObject summary {
+                        { QStringLiteral("executions"), executions },
+                        { QStringLiteral("values"), values },
+                        { QStringLiteral("errors"), errors },
+                        { QStringLiteral("waitsMs"), waits },
+                        { QStringLiteral("won"), qint64(stats.won) },
+                        { QStringLiteral("waited"), qint64(stats.waited) },
+                        { QStringLiteral("hits"), qint64(stats.hits) },
+                        { QStringLiteral("takeovers"), qint64(stats.takeovers) },
+                    };
+                    say("RESULT " + QJsonDocument(summary).toJson(QJsonDocument::Compact));
+                    app.quit();
+                });
+        }
+    };
+
+    QSocketNotifier stdinNotifier(STDIN_FILENO, QSocketNotifier::Read);
+    stdinNotifier.setEnabled(false);
+    QObject::connect(&stdinNotifier, &QSocketNotifier::activated, &app, [&] {
+        char buffer[64];
+        if (::read(STDIN_FILENO, buffer, sizeof buffer) < 0)
+            qWarning("cannot read stdin");
+        stdinNotifier.setEnabled(false);
+        start();
+    });
+    const auto ready = [&] {
+        if (parser.isSet(noGo)) {
+            start();
+            return;
+        }
+        say("READY");
+        stdinNotifier.setEnabled(true);
+    };
+    if (wrapper.isConnected())
+        ready();
+    else
+        QObject::connect(&wrapper, &DistributedPromiseWrapper::connectedChanged, &app,
+            [&, done = false](bool connected) mutable {
+                if (connected && !done) {
+                    done = true;
+                    ready();
+                }
+            });
+    return app.exec();
+}
