@@ -41,6 +41,9 @@ struct Outcome
     }
 };
 
+/*! What the exception being handled says, as a WorkFailed outcome (unwraps QUnhandledException). */
+DISTRIBUTEDPROMISE_EXPORT Outcome outcomeFromCurrentException();
+
 using Done = std::function<void(const Outcome &)>;
 /*! Decodes the arguments, runs the work and calls done exactly once (maybe later). */
 using Runner = std::function<void(const QJsonArray &args, QObject *context, const Done &done)>;
@@ -79,6 +82,10 @@ public:
                 m_promise.addResult(DistributedPromiseCodec<T>::decode(value));
             } catch (const DistributedPromiseError &error) {
                 m_promise.setException(error);
+            } catch (...) {
+                // A user codec may throw anything; it must not escape into the event loop.
+                m_promise.setException(DistributedPromiseError(
+                    DistributedPromiseError::DecodeFailed, outcomeFromCurrentException().message));
             }
             finish();
         }
@@ -299,11 +306,13 @@ public:
         QJsonArray json;
         try {
             (json.append(DistributedPromiseCodec<Args>::encode(args)), ...);
-        } catch (const DistributedPromiseError &error) {
+        } catch (...) {
+            // Whatever a codec throws, the caller gets a failed future, not an exception.
             waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
                 QStringLiteral("an argument of '%1' cannot be "
                                "encoded: %2")
-                    .arg(m_registration->key, error.message()),
+                    .arg(m_registration->key,
+                        DistributedPromiseDetail::outcomeFromCurrentException().message),
                 m_registration->key));
             return future;
         }

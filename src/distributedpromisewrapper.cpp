@@ -5,6 +5,7 @@
 #include "distributedpromisewrapper_p.h"
 #include "logging_p.h"
 
+#include <QtCore/QException>
 #include <QtCore/QMetaObject>
 #include <QtCore/QThread>
 
@@ -26,6 +27,17 @@ Outcome outcomeFromCurrentException()
         throw;
     } catch (const DistributedPromiseError &error) {
         return Outcome::failure(DistributedPromiseError::WorkFailed, error.message());
+    } catch (const QUnhandledException &error) {
+        // QtConcurrent::run wraps what the work threw; report the work's own exception.
+        if (const std::exception_ptr inner = error.exception()) {
+            try {
+                std::rethrow_exception(inner);
+            } catch (...) {
+                return outcomeFromCurrentException();
+            }
+        }
+        return Outcome::failure(DistributedPromiseError::WorkFailed,
+            QStringLiteral("the work threw an exception of unknown type"));
     } catch (const std::exception &error) {
         return Outcome::failure(
             DistributedPromiseError::WorkFailed, QString::fromUtf8(error.what()));
@@ -75,11 +87,12 @@ DistributedPromiseWrapper::DistributedPromiseWrapper(
 {
     Q_D(DistributedPromiseWrapper);
     d->config = config;
-    d->configError = DistributedPromiseProtocol::validate(config);
+    d->coordinator = std::make_unique<DistributedPromiseDetail::Coordinator>(
+        config, DistributedPromiseProtocol::validate(config));
+    // The coordinator also checks the Redis URL.
+    d->configError = d->coordinator->configurationError();
     if (!d->configError.isEmpty())
         qCWarning(lcDistributedPromise).noquote() << "unusable configuration:" << d->configError;
-    d->coordinator
-        = std::make_unique<DistributedPromiseDetail::Coordinator>(config, d->configError);
     d->handle = std::make_shared<DistributedPromiseDetail::CoreHandle>();
     d->handle->coordinator = d->coordinator.get();
     connect(d->coordinator.get(), &DistributedPromiseDetail::Coordinator::connectedChanged, this,

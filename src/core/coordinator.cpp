@@ -58,7 +58,7 @@ Coordinator::Coordinator(
     DistributedPromiseRedis::Endpoint endpoint;
     QString error;
     if (!DistributedPromiseRedis::Endpoint::parse(config.redisUrl, &endpoint, &error)) {
-        const_cast<QString &>(m_configError) = error;
+        m_configError = error;
         return;
     }
     DistributedPromiseRedis::ConnectionOptions options;
@@ -209,7 +209,8 @@ void Coordinator::expireCallers(Flight *flight)
         }
     }
     const QString key = flight->displayKey;
-    if (callers.empty() && flight->phase != Phase::Working)
+    // A lock attempt on its way may win: then the flight must stay to work and unlock.
+    if (callers.empty() && flight->phase != Phase::Working && !flight->acquiring)
         abandon(flight);
     else
         armDeadline(flight);
@@ -274,6 +275,12 @@ void Coordinator::onAcquired(Flight *flight, const Reply &reply)
 {
     if (flight->phase == Phase::Working)
         return;
+    // Every caller left (timed out) while this attempt was on its way: a won lock is still
+    // worked on, so it is released and the result cached as usual; anything else ends here.
+    const bool won = reply.isArray() && !reply.elements.isEmpty()
+        && reply.elements.at(0).isInteger() && reply.elements.at(0).integer == Won;
+    if (flight->callers.empty() && !won)
+        return abandon(flight);
     if (reply.isFailure())
         return redisUnavailable(flight, reply);
     if (!reply.isArray() || reply.elements.isEmpty() || !reply.elements.at(0).isInteger())
@@ -319,9 +326,12 @@ void Coordinator::wait(Flight *flight, qint64 lockTtl)
         // Subscribe first, then look again: a result published in between cannot be missed.
         flight->subscribed = true;
         m_byChannel.insert(flight->keys.channel, flight);
-        if (m_client->subscribe(flight->keys.channel))
+        if (m_client->subscribe(flight->keys.channel)) {
             flight->reacquire = true;
-        return;
+            return;
+        }
+        // onSubscribed() looks again once Redis confirms. Should the confirmation never come
+        // (connection lost, SUBSCRIBE refused), the lease timer below still looks again.
     }
     // Look again when the holder's lease runs out: if it died, one waiter takes over.
     if (lockTtl == -2) {

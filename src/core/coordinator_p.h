@@ -48,6 +48,8 @@ public:
     void call(const std::shared_ptr<Registration> &registration, const QJsonArray &args,
         std::unique_ptr<Waiter> waiter);
     bool isConnected() const { return m_client && m_client->isConnected(); }
+    /*! Why the configuration (including the Redis URL) is unusable, or empty. */
+    QString configurationError() const { return m_configError; }
     AtomicStats &stats() { return m_stats; }
 
 Q_SIGNALS:
@@ -107,7 +109,7 @@ private:
     auto guarded(Flight *flight, F handler);
 
     const DistributedPromiseConfig m_config;
-    const QString m_configError;
+    QString m_configError; // set once, in the constructor
     const QByteArray m_separator;
     const QByteArray m_leaseMs;
     const QByteArray m_ttlMs;

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MIT
+// DistributedPromiseWrapper::call() and the DistributedPromise QObject: signals, properties and
+// their order.
+
+#include "coretest.h"
+
+#include <QtCore/QRegularExpression>
+#include <QtTest/QSignalSpy>
+
+#include <stdexcept>
+
+using namespace CoreTest;
+using DistributedPromiseTest::RedisServer;
+using namespace std::chrono_literals;
+
+class tst_DistributedPromiseObject : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void resolves();
+    void resolvesFromCache();
+    void fails();
+    void unknownKey();
+    void unsupportedArgument();
+    void signalsWaitForTheEventLoop();
+    void laterWrapReplacesForCall();
+
+private:
+    QString key(const QString &name = QString()) const
+    {
+        return QStringLiteral("object-%1%2")
+            .arg(QString::fromLatin1(QTest::currentTestFunction()), name);
+    }
+
+    RedisServer m_server;
+};
+
+namespace {
+
+/*! Records the signals of one DistributedPromise in order. */
+struct Recorder
+{
+    explicit Recorder(DistributedPromise *promise)
+        : resolved(promise, &DistributedPromise::resolved)
+        , failed(promise, &DistributedPromise::failed)
+        , finished(promise, &DistributedPromise::finished)
+        , stateChanged(promise, &DistributedPromise::stateChanged)
+    {
+        QObject::connect(promise, &DistributedPromise::resolved, promise,
+            [this] { order.append(QStringLiteral("resolved")); });
+        QObject::connect(promise, &DistributedPromise::failed, promise,
+            [this] { order.append(QStringLiteral("failed")); });
+        QObject::connect(promise, &DistributedPromise::finished, promise, [this, promise] {
+            order.append(QStringLiteral("finished"));
+            stateAtFinished = promise->state();
+        });
+    }
+    QSignalSpy resolved;
+    QSignalSpy failed;
+    QSignalSpy finished;
+    QSignalSpy stateChanged;
+    QStringList order;
+    DistributedPromise::State stateAtFinished = DistributedPromise::Pending;
+};
+
+} // namespace
+
+void tst_DistributedPromiseObject::initTestCase()
+{
+    QVERIFY2(m_server.start(), qPrintable(m_server.errorString()));
+}
+
+void tst_DistributedPromiseObject::resolves()
+{
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    int runs = 0;
+    wrapper.wrap(key(), [&runs](const QString &name, int n) {
+        ++runs;
+        return valueLater(50ms, QStringLiteral("%1#%2").arg(name).arg(n));
+    });
+    std::unique_ptr<DistributedPromise> promise(wrapper.call(key(), { QStringLiteral("job"), 4 }));
+    QVERIFY(promise);
+    QCOMPARE(promise->key(), key());
+    QCOMPARE(promise->state(), DistributedPromise::Pending);
+    QCOMPARE(promise->errorCode(), -1);
+    Recorder recorder(promise.get());
+    QTRY_COMPARE(recorder.finished.count(), 1);
+    QCoreApplication::processEvents();
+    QCOMPARE(
+        recorder.order, (QStringList { QStringLiteral("resolved"), QStringLiteral("finished") }));
+    QCOMPARE(recorder.resolved.count(), 1);
+    QCOMPARE(recorder.failed.count(), 0);
+    QCOMPARE(recorder.finished.count(), 1);
+    QVERIFY(recorder.stateChanged.count() >= 1);
+    QCOMPARE(recorder.resolved.at(0).at(0), QVariant(QStringLiteral("job#4")));
+    QCOMPARE(recorder.stateAtFinished, DistributedPromise::Resolved);
+    QCOMPARE(promise->state(), DistributedPromise::Resolved);
+    QCOMPARE(promise->value(), QVariant(QStringLiteral("job#4")));
+    QCOMPARE(promise->property("value"), QVariant(QStringLiteral("job#4")));
+    QCOMPARE(promise->property("state").toInt(), int(DistributedPromise::Resolved));
+    QCOMPARE(promise->property("key").toString(), key());
+    QCOMPARE(promise->errorString(), QString());
+    QCOMPARE(promise->errorCode(), -1);
+    QCOMPARE(promise->future().result(), QJsonValue(QStringLiteral("job#4")));
+    QCOMPARE(runs, 1);
+}
+
+void tst_DistributedPromiseObject::resolvesFromCache()
+{
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    int runs = 0;
+    auto typed = wrapper.wrap(key(), [&runs](int n) {
+        ++runs;
+        return QVariantMap { { QStringLiteral("n"), n }, { QStringLiteral("zero"), 0 } };
+    });
+    const QFuture<QVariantMap> first = typed(3);
+    QTRY_VERIFY(first.isFinished());
+    // The same identity through call(): a hit, the same value.
+    std::unique_ptr<DistributedPromise> promise(wrapper.call(key(), { 3 }));
+    Recorder recorder(promise.get());
+    QTRY_COMPARE(recorder.finished.count(), 1);
+    QCOMPARE(recorder.resolved.count(), 1);
+    QCOMPARE(runs, 1);
+    QCOMPARE(wrapper.stats().hits, quint64(1));
+    const QVariantMap value = promise->value().toMap();
+    QCOMPARE(value.value(QStringLiteral("n")).toInt(), 3);
+    QCOMPARE(value.value(QStringLiteral("zero")).toInt(), 0);
+}
+
+void tst_DistributedPromiseObject::fails()
+{
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    wrapper.wrap(key(), [](int) -> int { throw std::runtime_error("call failed"); });
+    std::unique_ptr<DistributedPromise> promise(wrapper.call(key(), { 1 }));
+    Recorder recorder(promise.get());
+    QTRY_COMPARE(recorder.finished.count(), 1);
+    QCoreApplication::processEvents();
+    QCOMPARE(
+        recorder.order, (QStringList { QStringLiteral("failed"), QStringLiteral("finished") }));
+    QCOMPARE(recorder.failed.count(), 1);
+    QCOMPARE(recorder.resolved.count(), 0);
+    QCOMPARE(recorder.failed.at(0).at(0).toInt(), int(DistributedPromiseError::WorkFailed));
+    QCOMPARE(recorder.failed.at(0).at(1).toString(), QStringLiteral("call failed"));
+    QCOMPARE(recorder.stateAtFinished, DistributedPromise::Failed);
+    QCOMPARE(promise->state(), DistributedPromise::Failed);
+    QCOMPARE(promise->errorCode(), int(DistributedPromiseError::WorkFailed));
+    QCOMPARE(promise->property("errorCode").toInt(), int(DistributedPromiseError::WorkFailed));
+    QCOMPARE(promise->errorString(), QStringLiteral("call failed"));
+    QCOMPARE(promise->property("errorString").toString(), QStringLiteral("call failed"));
+    QVERIFY(!promise->value().isValid());
+    QCOMPARE(codeOf(promise->future()), QStringLiteral("WorkFailed"));
+}
+
+void tst_DistributedPromiseObject::unknownKey()
+{
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    std::unique_ptr<DistributedPromise> promise(wrapper.call(key(), {}));
+    QCOMPARE(promise->state(), DistributedPromise::Pending);
+    Recorder recorder(promise.get());
+    QTRY_COMPARE(recorder.finished.count(), 1);
+    QCOMPARE(recorder.failed.count(), 1);
+    QCOMPARE(recorder.resolved.count(), 0);
+    QCOMPARE(promise->errorCode(), int(DistributedPromiseError::InvalidArgument));
+    QVERIFY2(promise->errorString().contains(key()), qPrintable(promise->errorString()));
+    QCOMPARE(promise->key(), key());
+}
+
+void tst_DistributedPromiseObject::unsupportedArgument()
+{
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    int runs = 0;
+    wrapper.wrap(key(), [&runs](const QJsonValue &v) {
+        ++runs;
+        return v;
+    });
+    // A QObject pointer cannot be carried as JSON.
+    std::unique_ptr<DistributedPromise> promise(
+        wrapper.call(key(), { QVariant::fromValue<QObject *>(&wrapper) }));
+    Recorder recorder(promise.get());
+    QTRY_COMPARE(recorder.finished.count(), 1);
+    QCOMPARE(recorder.failed.count(), 1);
+    QCOMPARE(promise->errorCode(), int(DistributedPromiseError::InvalidArgument));
+    QCOMPARE(runs, 0);
+}
+
+void tst_DistributedPromiseObject::signalsWaitForTheEventLoop()
+{
+    // Even when the outcome is known at once (unknown key, bad configuration), nothing is
+    // emitted before the event loop runs: connecting right after call() never misses it.
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    wrapper.wrap(key(), [] { return 1; });
+    DistributedPromiseConfig bad = configFor(m_server);
+    bad.keySeparator.clear();
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("keySeparator")));
+    DistributedPromiseWrapper broken(bad);
+    broken.wrap(key(), [] { return 1; });
+
+    std::unique_ptr<DistributedPromise> ok(wrapper.call(key(), {}));
+    std::unique_ptr<DistributedPromise> unknown(wrapper.call(key(QStringLiteral("-unknown")), {}));
+    std::unique_ptr<DistributedPromise> misconfigured(broken.call(key(), {}));
+    QVERIFY(!ok->future().isFinished()); // needs Redis
+    QVERIFY(unknown->future().isFinished());
+    QVERIFY(misconfigured->future().isFinished());
+    QCOMPARE(ok->state(), DistributedPromise::Pending);
+    QCOMPARE(unknown->state(), DistributedPromise::Pending);
+    QCOMPARE(misconfigured->state(), DistributedPromise::Pending);
+    Recorder r1(ok.get());
+    Recorder r2(unknown.get());
+    Recorder r3(misconfigured.get());
+    QCOMPARE(r1.finished.count() + r2.finished.count() + r3.finished.count(), 0);
+    QTRY_COMPARE(r1.finished.count(), 1);
+    QTRY_COMPARE(r2.finished.count(), 1);
+    QTRY_COMPARE(r3.finished.count(), 1);
+    QCOMPARE(r1.resolved.count(), 1);
+    QCOMPARE(r2.failed.count(), 1);
+    QCOMPARE(r3.failed.count(), 1);
+    QCOMPARE(misconfigured->errorCode(), int(DistributedPromiseError::InvalidArgument));
+}
+
+void tst_DistributedPromiseObject::laterWrapReplacesForCall()
+{
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    wrapper.wrap(key(), [](int n) { return n; });
+    wrapper.wrap(key(), [](int n) { return QString::number(n * 2); });
+    std::unique_ptr<DistributedPromise> promise(wrapper.call(key(), { 21 }));
+    Recorder recorder(promise.get());
+    QTRY_COMPARE(recorder.finished.count(), 1);
+    QCOMPARE(promise->value(), QVariant(QStringLiteral("42")));
+}
+
+QTEST_GUILESS_MAIN(tst_DistributedPromiseObject)
+#include "tst_distributedpromiseobject.moc"
