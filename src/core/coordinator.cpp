@@ -15,6 +15,8 @@ namespace {
 enum AcquireResult : qint64 { Cached = 1, Won = 2, Busy = 3 };
 // A waiter re-checks a little after the lock's lease has run out.
 constexpr qint64 takeoverMarginMs = 5;
+// How often callers of long-running flights are checked for cancelled futures.
+constexpr std::chrono::milliseconds cancelSweepInterval(100);
 
 QByteArray newToken()
 {
@@ -53,6 +55,8 @@ Coordinator::Coordinator(
     , m_renew(DistributedPromiseProtocol::renewScript)
     , m_finish(DistributedPromiseProtocol::finishScript)
 {
+    m_sweepTimer.setInterval(cancelSweepInterval);
+    connect(&m_sweepTimer, &QTimer::timeout, this, &Coordinator::sweepCancelled);
     if (!m_configError.isEmpty())
         return;
     DistributedPromiseRedis::Endpoint endpoint;
@@ -190,38 +194,77 @@ void Coordinator::armDeadline(Flight *flight)
         connect(flight->deadlineTimer.get(), &QTimer::timeout, this,
             [this, identity = flight->identity, id = flight->id] {
                 if (Flight *current = find(identity, id))
-                    expireCallers(current);
+                    sweepCallers(current);
             });
     }
     flight->deadlineTimer->start(std::max<qint64>(0, earliest.remainingTime()));
 }
 
-void Coordinator::expireCallers(Flight *flight)
+void Coordinator::sweepCallers(Flight *flight)
 {
+    // Callers whose deadline passed get Timeout; callers whose future was cancelled leave.
     std::vector<Caller> expired;
+    std::vector<Caller> cancelled;
     auto &callers = flight->callers;
     for (auto it = callers.begin(); it != callers.end();) {
-        if (it->deadline.hasExpired()) {
+        if (it->waiter->isCanceled()) {
+            cancelled.push_back(std::move(*it));
+            it = callers.erase(it);
+        } else if (it->deadline.hasExpired()) {
             expired.push_back(std::move(*it));
             it = callers.erase(it);
         } else {
             ++it;
         }
     }
+    if (expired.empty() && cancelled.empty())
+        return;
     const QString key = flight->displayKey;
     // A lock attempt on its way may win: then the flight must stay to work and unlock.
     if (callers.empty() && flight->phase != Phase::Working && !flight->acquiring)
         abandon(flight);
     else
         armDeadline(flight);
+    m_stats.errors += expired.size() + cancelled.size();
+    for (Caller &caller : cancelled)
+        caller.waiter->fail(DistributedPromiseError(DistributedPromiseError::Cancelled,
+            QStringLiteral("the call of '%1' was cancelled; the shared work goes on for the others")
+                .arg(key),
+            key));
     for (Caller &caller : expired) {
-        ++m_stats.errors;
         caller.waiter->fail(DistributedPromiseError(DistributedPromiseError::Timeout,
             QStringLiteral("no result for '%1' within %2 ms; the work goes on and its result "
                            "will be cached, raise the timeout to wait for it")
                 .arg(key)
                 .arg(caller.timeout.count()),
             key));
+    }
+}
+
+void Coordinator::startSweeping()
+{
+    if (!m_sweepTimer.isActive())
+        m_sweepTimer.start();
+}
+
+void Coordinator::sweepCancelled()
+{
+    // Only flights that can last long (waiting for another process, or working) are swept.
+    QList<std::pair<QByteArray, quint64>> longLived;
+    for (const Flight *flight : std::as_const(m_flights)) {
+        if (flight->phase == Phase::Waiting || flight->phase == Phase::Working)
+            longLived.append({ flight->identity, flight->id });
+    }
+    if (longLived.isEmpty()) {
+        m_sweepTimer.stop();
+        return;
+    }
+    QPointer<Coordinator> self(this);
+    for (const auto &[identity, id] : std::as_const(longLived)) {
+        if (!self)
+            return; // a caller's continuation destroyed the wrapper
+        if (Flight *flight = find(identity, id))
+            sweepCallers(flight);
     }
 }
 
@@ -322,6 +365,7 @@ void Coordinator::wait(Flight *flight, qint64 lockTtl)
         ++m_stats.waited;
     flight->waitedBefore = true;
     flight->phase = Phase::Waiting;
+    startSweeping();
     if (!flight->subscribed) {
         // Subscribe first, then look again: a result published in between cannot be missed.
         flight->subscribed = true;
@@ -376,6 +420,7 @@ void Coordinator::onMessage(const QByteArray &channel, const QByteArray &payload
 void Coordinator::startWork(Flight *flight)
 {
     flight->phase = Phase::Working;
+    startSweeping();
     unsubscribe(flight);
     flight->leaseTimer.reset();
     if (!flight->local) {

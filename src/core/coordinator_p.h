@@ -11,6 +11,7 @@
 #include <QtCore/QHash>
 #include <QtCore/QMutex>
 #include <QtCore/QObject>
+#include <QtCore/QTimer>
 
 #include <atomic>
 #include <memory>
@@ -88,7 +89,9 @@ private:
     void addCaller(
         Flight *flight, std::unique_ptr<Waiter> waiter, std::chrono::milliseconds timeout);
     void armDeadline(Flight *flight);
-    void expireCallers(Flight *flight);
+    void sweepCallers(Flight *flight);
+    void startSweeping();
+    void sweepCancelled();
     void checkCache(Flight *flight);
     void acquire(Flight *flight);
     void onAcquired(Flight *flight, const DistributedPromiseRedis::Reply &reply);
@@ -123,6 +126,7 @@ private:
     bool m_everConnected = false;
     bool m_outageWarned = false;
     AtomicStats m_stats;
+    QTimer m_sweepTimer;
 };
 
 } // namespace DistributedPromiseDetail

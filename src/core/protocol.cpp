@@ -138,14 +138,15 @@ return 0
 )lua");
 
 // KEYS: data, lock. ARGV: token, envelope, ttl ms, "1" to cache, channel.
-// Only the lock holder caches, publishes and unlocks; returns 1 then, 0 when the lease was lost.
+// Only the lock holder caches, unlocks and publishes; returns 1 then, 0 when the lease was lost.
+// The lock goes before the publish, so a failed PUBLISH cannot leave it behind.
 const QByteArray finishScript = QByteArrayLiteral(R"lua(
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 if ARGV[4] == '1' and tonumber(ARGV[3]) > 0 then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 end
-redis.call('PUBLISH', ARGV[5], ARGV[2])
 redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[5], ARGV[2])
 return 1
 )lua");
 

@@ -24,6 +24,7 @@ private Q_SLOTS:
     void holderErrorReachesWaiters();
     void cancellingOneCallerLeavesTheOthers();
     void cancellingAWaiterLeavesTheOthers();
+    void lastWaiterLeavingUnsubscribes();
     void cancelledCallersDoNotStopTheWork();
     void takeoverFromDeadHolder();
     void onlyOneWaiterTakesOver();
@@ -189,10 +190,12 @@ void tst_Waiting::cancellingOneCallerLeavesTheOthers()
     const QFuture<QString> kept = slow();
     QTRY_VERIFY(keyExists(m_server, lockKey(key(), "[]")));
     cancelled.cancel();
+    // The cancelled caller is detached at once, long before the shared work ends.
+    QTRY_VERIFY_WITH_TIMEOUT(cancelled.isFinished(), 400);
+    QVERIFY(!kept.isFinished());
     QTRY_VERIFY(kept.isFinished());
     QCOMPARE(codeOf(kept), QStringLiteral("ok"));
     QCOMPARE(kept.result(), QStringLiteral("done"));
-    QTRY_VERIFY(cancelled.isFinished());
     QVERIFY(cancelled.isCanceled());
     QCOMPARE(cancelled.resultCount(), 0);
     QCOMPARE(runs, 1);
@@ -219,11 +222,36 @@ void tst_Waiting::cancellingAWaiterLeavesTheOthers()
                          QStringLiteral("*") + key() + QLatin1Char('*') })
                      .isEmpty());
     cancelled.cancel();
+    QTRY_VERIFY_WITH_TIMEOUT(cancelled.isFinished(), 400);
+    QVERIFY(!kept.isFinished());
     QTRY_VERIFY(kept.isFinished() && held.isFinished());
     QCOMPARE(kept.result(), 5);
-    QTRY_VERIFY(cancelled.isFinished());
     QVERIFY(cancelled.isCanceled());
     QCOMPARE(runs, 1);
+}
+
+void tst_Waiting::lastWaiterLeavingUnsubscribes()
+{
+    const DistributedPromiseConfig config = configFor(m_server);
+    DistributedPromiseWrapper holder(config);
+    DistributedPromiseWrapper waiter(config);
+    auto slow = holder.wrap(key(), [] { return valueLater(800ms, 5); });
+    auto same = waiter.wrap(key(), [] { return 6; });
+    const QFuture<int> held = slow();
+    QTRY_VERIFY(keyExists(m_server, lockKey(key(), "[]")));
+    QFuture<int> only = same();
+    const auto channels = [&] {
+        return m_server.cli({ QStringLiteral("PUBSUB"), QStringLiteral("CHANNELS"),
+            QStringLiteral("*") + key() + QLatin1Char('*') });
+    };
+    QTRY_VERIFY(!channels().isEmpty());
+    only.cancel();
+    // The only local waiter left: the process stops listening while the holder still works.
+    QTRY_VERIFY_WITH_TIMEOUT(channels().isEmpty(), 600);
+    QVERIFY(only.isFinished());
+    QVERIFY(!held.isFinished());
+    QTRY_VERIFY(held.isFinished());
+    QCOMPARE(held.result(), 5);
 }
 
 void tst_Waiting::cancelledCallersDoNotStopTheWork()
