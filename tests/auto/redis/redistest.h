@@ -22,7 +22,7 @@ inline Endpoint endpointOf(const QUrl &url, bool *ok = nullptr)
     const bool parsed = Endpoint::parse(url, &endpoint, &error);
     if (!parsed)
         qWarning("cannot parse %s: %s", qPrintable(url.toString(QUrl::RemovePassword)),
-                 qPrintable(error));
+            qPrintable(error));
     if (ok)
         *ok = parsed;
     return endpoint;
@@ -39,10 +39,11 @@ bool waitFor(const QFuture<T> &future, int timeoutMs = 5000)
 inline Reply replyOf(QFuture<Reply> future)
 {
     try {
+        future.waitForFinished(); // already finished: does not block, rethrows a failure
         if (future.resultCount() > 0)
             return future.result();
-        return Reply::failure(DistributedPromiseError::Cancelled,
-                              QStringLiteral("the future has no result"));
+        return Reply::failure(
+            DistributedPromiseError::Cancelled, QStringLiteral("the future has no result"));
     } catch (const DistributedPromiseError &error) {
         return Reply::failure(error.code(), error.message());
     }
@@ -50,12 +51,12 @@ inline Reply replyOf(QFuture<Reply> future)
 
 /*! Sends \a args and waits (bounded) for the reply; a Failure reply when none came in time. */
 inline Reply call(DistributedPromiseRedis::Connection &connection, const QList<QByteArray> &args,
-                  int timeoutMs = 5000)
+    int timeoutMs = 5000)
 {
     const QFuture<Reply> future = connection.command(args);
     if (!waitFor(future, timeoutMs))
         return Reply::failure(DistributedPromiseError::Timeout,
-                              QStringLiteral("the test saw no reply within %1 ms").arg(timeoutMs));
+            QStringLiteral("the test saw no reply within %1 ms").arg(timeoutMs));
     return replyOf(future);
 }
 

@@ -30,14 +30,14 @@ void tst_RedisEndpoint::valid_data()
     QTest::addColumn<int>("db");
 
     QTest::newRow("host only") << QStringLiteral("redis://example.org") << false
-                               << QStringLiteral("example.org") << 6379 << QString()
-                               << QByteArray() << QByteArray() << 0;
+                               << QStringLiteral("example.org") << 6379 << QString() << QByteArray()
+                               << QByteArray() << 0;
     QTest::newRow("host port db") << QStringLiteral("redis://10.1.2.3:7000/5") << false
-                                  << QStringLiteral("10.1.2.3") << 7000 << QString()
-                                  << QByteArray() << QByteArray() << 5;
-    QTest::newRow("trailing slash") << QStringLiteral("redis://localhost:6380/") << false
-                                    << QStringLiteral("localhost") << 6380 << QString()
-                                    << QByteArray() << QByteArray() << 0;
+                                  << QStringLiteral("10.1.2.3") << 7000 << QString() << QByteArray()
+                                  << QByteArray() << 5;
+    QTest::newRow("trailing slash")
+        << QStringLiteral("redis://localhost:6380/") << false << QStringLiteral("localhost") << 6380
+        << QString() << QByteArray() << QByteArray() << 0;
     QTest::newRow("password only") << QStringLiteral("redis://:s3cret@127.0.0.1:6379/1") << false
                                    << QStringLiteral("127.0.0.1") << 6379 << QString()
                                    << QByteArray() << QByteArrayLiteral("s3cret") << 1;
@@ -53,19 +53,18 @@ void tst_RedisEndpoint::valid_data()
                           << QByteArray() << 2;
     QTest::newRow("unix") << QStringLiteral("unix:///run/redis/redis.sock") << true
                           << QStringLiteral("127.0.0.1") << 6379
-                          << QStringLiteral("/run/redis/redis.sock") << QByteArray()
-                          << QByteArray() << 0;
+                          << QStringLiteral("/run/redis/redis.sock") << QByteArray() << QByteArray()
+                          << 0;
     QTest::newRow("unix db") << QStringLiteral("unix:///tmp/r.sock?db=2") << true
-                             << QStringLiteral("127.0.0.1") << 6379
-                             << QStringLiteral("/tmp/r.sock") << QByteArray() << QByteArray()
-                             << 2;
-    QTest::newRow("unix password") << QStringLiteral("unix:///tmp/r.sock?db=4&password=pw%26x")
-                                   << true << QStringLiteral("127.0.0.1") << 6379
-                                   << QStringLiteral("/tmp/r.sock") << QByteArray()
-                                   << QByteArrayLiteral("pw&x") << 4;
-    QTest::newRow("upper-case scheme") << QStringLiteral("REDIS://Example.org:1234") << false
-                                       << QStringLiteral("example.org") << 1234 << QString()
-                                       << QByteArray() << QByteArray() << 0;
+                             << QStringLiteral("127.0.0.1") << 6379 << QStringLiteral("/tmp/r.sock")
+                             << QByteArray() << QByteArray() << 2;
+    QTest::newRow("unix password")
+        << QStringLiteral("unix:///tmp/r.sock?db=4&password=pw%26x") << true
+        << QStringLiteral("127.0.0.1") << 6379 << QStringLiteral("/tmp/r.sock") << QByteArray()
+        << QByteArrayLiteral("pw&x") << 4;
+    QTest::newRow("upper-case scheme")
+        << QStringLiteral("REDIS://Example.org:1234") << false << QStringLiteral("example.org")
+        << 1234 << QString() << QByteArray() << QByteArray() << 0;
 }
 
 void tst_RedisEndpoint::valid()
@@ -105,21 +104,21 @@ void tst_RedisEndpoint::invalid_data()
     QTest::newRow("no scheme") << QStringLiteral("localhost:6379") << QStringLiteral("scheme");
     QTest::newRow("missing host") << QStringLiteral("redis://:hunter2@:6379/0")
                                   << QStringLiteral("host is missing");
-    QTest::newRow("missing host, path only") << QStringLiteral("redis:///0")
-                                             << QStringLiteral("host is missing");
-    QTest::newRow("db not a number") << QStringLiteral("redis://:hunter2@host:6379/abc")
-                                     << QStringLiteral("database number");
+    QTest::newRow("missing host, path only")
+        << QStringLiteral("redis:///0") << QStringLiteral("host is missing");
+    QTest::newRow("db not a number")
+        << QStringLiteral("redis://:hunter2@host:6379/abc") << QStringLiteral("database number");
     QTest::newRow("negative db") << QStringLiteral("redis://host/-1")
                                  << QStringLiteral("database number");
-    QTest::newRow("db with extra path") << QStringLiteral("redis://host/1/2")
-                                        << QStringLiteral("database number");
+    QTest::newRow("db with extra path")
+        << QStringLiteral("redis://host/1/2") << QStringLiteral("database number");
     QTest::newRow("bad db query") << QStringLiteral("redis://host:1/?db=x&password=hunter2")
                                   << QStringLiteral("db must be");
     QTest::newRow("unix bad db") << QStringLiteral("unix:///tmp/r.sock?db=two&password=hunter2")
                                  << QStringLiteral("db must be");
     QTest::newRow("unix no path") << QStringLiteral("unix://") << QStringLiteral("socket path");
-    QTest::newRow("user without password") << QStringLiteral("redis://alice@host:6379")
-                                           << QStringLiteral("needs a password");
+    QTest::newRow("user without password")
+        << QStringLiteral("redis://alice@host:6379") << QStringLiteral("needs a password");
     QTest::newRow("port out of range") << QStringLiteral("redis://bob:hunter2@host:99999/0")
                                        << QStringLiteral("invalid Redis URL");
     QTest::newRow("empty") << QString() << QStringLiteral("invalid Redis URL");
@@ -144,8 +143,8 @@ void tst_RedisEndpoint::rediss()
 {
     Endpoint endpoint;
     QString error;
-    QVERIFY(!Endpoint::parse(QUrl(QStringLiteral("rediss://:hunter2@host:6380/0")), &endpoint,
-                             &error));
+    QVERIFY(
+        !Endpoint::parse(QUrl(QStringLiteral("rediss://:hunter2@host:6380/0")), &endpoint, &error));
     QVERIFY2(error.contains(QStringLiteral("TLS")), qPrintable(error));
     QVERIFY2(error.contains(QStringLiteral("not supported")), qPrintable(error));
     QVERIFY2(!error.contains(QStringLiteral("hunter2")), qPrintable(error));
@@ -156,13 +155,13 @@ void tst_RedisEndpoint::displayNameHasNoPassword()
     Endpoint endpoint;
     QString error;
     QVERIFY2(Endpoint::parse(QUrl(QStringLiteral("redis://alice:hunter2@db.example:7001/3")),
-                             &endpoint, &error),
-             qPrintable(error));
+                 &endpoint, &error),
+        qPrintable(error));
     QCOMPARE(endpoint.displayName(), QStringLiteral("db.example:7001"));
 
-    QVERIFY2(Endpoint::parse(QUrl(QStringLiteral("unix:///tmp/x.sock?password=hunter2")),
-                             &endpoint, &error),
-             qPrintable(error));
+    QVERIFY2(Endpoint::parse(
+                 QUrl(QStringLiteral("unix:///tmp/x.sock?password=hunter2")), &endpoint, &error),
+        qPrintable(error));
     QCOMPARE(endpoint.displayName(), QStringLiteral("/tmp/x.sock"));
 }
 
