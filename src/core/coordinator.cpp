@@ -68,6 +68,7 @@ Coordinator::Coordinator(
     DistributedPromiseRedis::ConnectionOptions options;
     options.connectTimeout = config.connectTimeout;
     options.commandTimeout = config.commandTimeout;
+    options.scripts = { m_acquire.source, m_renew.source, m_finish.source };
     m_client = std::make_unique<DistributedPromiseRedis::Client>(endpoint, options);
     connect(m_client.get(), &DistributedPromiseRedis::Client::connected, this, [this] {
         if (m_everConnected)

@@ -435,6 +435,18 @@ void Connection::handshake()
         };
         send(args, pending);
     }
+    if (m_mode != Mode::Commands)
+        return;
+    for (const QByteArray &script : m_options.scripts) {
+        auto *pending = new Pending;
+        pending->owner = this;
+        pending->callback = [](const Reply &reply) {
+            if (reply.isError())
+                qCWarning(lcDistributedPromise).noquote()
+                    << "SCRIPT LOAD failed:" << QString::fromUtf8(reply.string);
+        };
+        send({ QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), script }, pending);
+    }
 }
 
 void Connection::handleConnectStatus(int status, const char *error)

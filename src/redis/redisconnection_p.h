@@ -32,6 +32,9 @@ struct ConnectionOptions {
     std::chrono::milliseconds reconnectMin { 50 };
     std::chrono::milliseconds reconnectMax { 2000 };
     bool reconnect = true;
+    /*! Lua scripts loaded with SCRIPT LOAD on every connect, ahead of any other command, so that
+        EVALSHA finds them even on a fresh or restarted server. Commands mode only. */
+    QList<QByteArray> scripts;
 };
 
 struct Pending;
