@@ -1,17 +1,52 @@
 #!/usr/bin/env bash
-# Builds the benchmarks (Release, build/bench) and runs bench_redisclient against a private
-# redis-server on a free loopback port in a temporary directory, stopped again on exit.
+# Builds the benchmarks (Release, build/bench) and runs both against one private redis-server on
+# a free loopback port in a temporary directory, stopped again on exit:
 #
-#   scripts/bench.sh                 # the table
-#   scripts/bench.sh --json          # one JSON object
-#   scripts/bench.sh --runs 5        # any other bench_redisclient option (see --help)
+#   bench_redisclient  the library's Redis connection against raw hiredis
+#   bench_library      the library as its users call it against raw hiredis, with the targets
+#                      of DESIGN.md (throughput, latency, stampede, Redis commands, memory)
 #
-# Close other busy programs first; the numbers are only comparable on the same machine.
+#   scripts/bench.sh                     # both tables (about a minute)
+#   scripts/bench.sh --json              # one JSON object: {"bench_redisclient":..,"bench_library":..}
+#   scripts/bench.sh --runs 5            # --json and --runs go to both benchmarks;
+#   scripts/bench.sh --hit-calls 200000  # any other option goes to bench_library (see --help)
+#
+# Installs missing Debian packages first (scripts/install-deps.sh). Close other busy programs;
+# the numbers are only comparable on the same machine. The exit code is non-zero when a
+# benchmark failed (errors, not missed targets: bench_library prints MET / NOT MET per target).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 build=$repo/build/bench
 
+json=0
+common_args=()
+library_args=()
+while (($#)); do
+    case $1 in
+    --json)
+        json=1
+        common_args+=("$1")
+        ;;
+    --runs)
+        if (($# < 2)); then
+            echo "bench.sh: error: --runs needs a value" >&2
+            exit 2
+        fi
+        common_args+=("$1" "$2")
+        shift
+        ;;
+    --runs=*) common_args+=("$1") ;;
+    -h | --help)
+        awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
+        exit 0
+        ;;
+    *) library_args+=("$1") ;;
+    esac
+    shift
+done
+
+bash "$repo/scripts/install-deps.sh"
 for tool in redis-server redis-cli cmake ninja; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "bench.sh: error: $tool is not on PATH (scripts/install-deps.sh installs it)" >&2
@@ -19,12 +54,11 @@ for tool in redis-server redis-cli cmake ninja; do
     fi
 done
 
-echo "bench.sh: building bench_redisclient in $build (Release)" >&2
+echo "bench.sh: building bench_redisclient and bench_library in $build (Release)" >&2
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DDISTRIBUTEDPROMISE_BUILD_TESTING=ON -DDISTRIBUTEDPROMISE_BUILD_BENCHMARKS=ON \
     -DDISTRIBUTEDPROMISE_BUILD_EXAMPLES=OFF -DDISTRIBUTEDPROMISE_SANITIZERS=OFF >/dev/null
-cmake --build "$build" --target bench_redisclient >/dev/null
-bench=$build/tests/bench/bench_redisclient
+cmake --build "$build" --parallel "$(nproc)" --target bench_redisclient bench_library >/dev/null
 
 redis_pid=
 redis_dir=$(mktemp -d "${TMPDIR:-/tmp}/dpbench-redis-XXXXXX")
@@ -72,6 +106,33 @@ if [[ -z $port ]]; then
     exit 1
 fi
 
+url="redis://127.0.0.1:$port"
+unset REDIS_URL
 echo "bench.sh: redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')" \
     "on 127.0.0.1:$port (pid $redis_pid)" >&2
-"$bench" "redis://127.0.0.1:$port" "$@"
+
+status=0
+run() { # name, arguments...: prints the benchmark's output; returns its exit code
+    local name=$1
+    shift
+    echo "bench.sh: running $name" >&2
+    "$build/tests/bench/$name" "$url" "$@" || {
+        local rc=$?
+        echo "bench.sh: $name failed (exit code $rc)" >&2
+        return "$rc"
+    }
+}
+
+if ((json)); then
+    redisclient_json=$(run bench_redisclient ${common_args[@]+"${common_args[@]}"}) || status=1
+    library_json=$(run bench_library ${common_args[@]+"${common_args[@]}"} \
+        ${library_args[@]+"${library_args[@]}"}) || status=1
+    printf '{"bench_redisclient":%s,"bench_library":%s}\n' \
+        "${redisclient_json:-null}" "${library_json:-null}"
+else
+    run bench_redisclient ${common_args[@]+"${common_args[@]}"} || status=1
+    echo
+    run bench_library ${common_args[@]+"${common_args[@]}"} \
+        ${library_args[@]+"${library_args[@]}"} || status=1
+fi
+exit "$status"

@@ -9,9 +9,11 @@
 //   sequential  20 000 round trips, one at a time;
 //   pipelined   200 000 commands with 100 in flight, refilled as replies come.
 // Every GET is answered through its own QPromise<QByteArray> and observed through its QFuture,
-// like a library would. "raw" is hiredis driven by a minimal QSocketNotifier loop written in
-// this file (not the library's adapter); "library" is Connection::command(args, callback).
+// like a library would. "raw" is hiredis driven by a minimal QSocketNotifier loop (rawhiredis.h,
+// shared with bench_library; not the library's adapter); "library" is Connection::command(args,
+// callback).
 
+#include "rawhiredis.h"
 #include "redisconnection_p.h"
 #include "redisendpoint_p.h"
 
@@ -38,6 +40,9 @@
 #include <functional>
 #include <memory>
 
+using DistributedPromiseBench::BenchFailure;
+using DistributedPromiseBench::RawEndpoint;
+using DistributedPromiseBench::RawHiredis;
 using DistributedPromiseRedis::Connection;
 using DistributedPromiseRedis::Endpoint;
 using DistributedPromiseRedis::Reply;
@@ -46,148 +51,6 @@ namespace {
 
 const QByteArray benchKey = QByteArrayLiteral("dpbench:key");
 const QByteArray benchValue = QByteArrayLiteral("0123456789abcdef0123456789abcdef"); // 32 bytes
-
-class BenchFailure : public QException
-{
-public:
-    void raise() const override { throw *this; }
-    BenchFailure *clone() const override { return new BenchFailure(*this); }
-};
-
-// ---------------------------------------------------------------------------------------------
-// Raw hiredis on Qt's event loop: two notifiers, the five event hooks, nothing else.
-
-class RawHiredis
-{
-public:
-    RawHiredis() = default;
-    RawHiredis(const RawHiredis &) = delete;
-    RawHiredis &operator=(const RawHiredis &) = delete;
-    ~RawHiredis()
-    {
-        if (m_ctx)
-            redisAsyncFree(m_ctx); // runs the pending callbacks with NULL, then cleanup()
-    }
-
-    bool connect(const Endpoint &endpoint, QString *error)
-    {
-        if (endpoint.transport == Endpoint::Transport::Unix)
-            m_ctx = redisAsyncConnectUnix(QFile::encodeName(endpoint.socketPath).constData());
-        else
-            m_ctx = redisAsyncConnect(endpoint.host.toLatin1().constData(), endpoint.port);
-        if (!m_ctx || m_ctx->err) {
-            *error = m_ctx ? QString::fromUtf8(m_ctx->errstr) : QStringLiteral("out of memory");
-            if (m_ctx)
-                redisAsyncFree(m_ctx);
-            m_ctx = nullptr;
-            return false;
-        }
-        m_read = std::make_unique<QSocketNotifier>(m_ctx->c.fd, QSocketNotifier::Read);
-        m_write = std::make_unique<QSocketNotifier>(m_ctx->c.fd, QSocketNotifier::Write);
-        m_read->setEnabled(false);
-        m_write->setEnabled(false);
-        QObject::connect(m_read.get(), &QSocketNotifier::activated, m_read.get(), [this] {
-            if (m_ctx)
-                redisAsyncHandleRead(m_ctx);
-        });
-        QObject::connect(m_write.get(), &QSocketNotifier::activated, m_write.get(), [this] {
-            if (m_ctx)
-                redisAsyncHandleWrite(m_ctx);
-        });
-        m_ctx->data = this;
-        m_ctx->ev.data = this;
-        m_ctx->ev.addRead
-            = [](void *self) { static_cast<RawHiredis *>(self)->m_read->setEnabled(true); };
-        m_ctx->ev.delRead
-            = [](void *self) { static_cast<RawHiredis *>(self)->m_read->setEnabled(false); };
-        m_ctx->ev.addWrite
-            = [](void *self) { static_cast<RawHiredis *>(self)->m_write->setEnabled(true); };
-        m_ctx->ev.delWrite
-            = [](void *self) { static_cast<RawHiredis *>(self)->m_write->setEnabled(false); };
-        m_ctx->ev.cleanup = [](void *self) {
-            auto *raw = static_cast<RawHiredis *>(self);
-            raw->m_read->setEnabled(false);
-            raw->m_write->setEnabled(false);
-            raw->m_ctx = nullptr; // hiredis frees it right after this hook
-        };
-        redisAsyncSetConnectCallback(m_ctx, [](const redisAsyncContext *ctx, int status) {
-            auto *raw = static_cast<RawHiredis *>(ctx->data);
-            raw->m_connectStatus = status == REDIS_OK ? 1 : -1;
-            if (status != REDIS_OK)
-                raw->m_error = QString::fromUtf8(ctx->errstr);
-        });
-
-        // Log in and select the database like the library does; all pipelined behind connect.
-        const auto expectOk = [](redisAsyncContext *, void *r, void *self) {
-            auto *raw = static_cast<RawHiredis *>(self);
-            const auto *reply = static_cast<redisReply *>(r);
-            if (!reply || reply->type == REDIS_REPLY_ERROR)
-                raw->m_handshakeOk = false;
-            --raw->m_handshake;
-        };
-        if (!endpoint.password.isEmpty()) {
-            ++m_handshake;
-            if (endpoint.user.isEmpty())
-                redisAsyncCommand(m_ctx, expectOk, this, "AUTH %b", endpoint.password.constData(),
-                    size_t(endpoint.password.size()));
-            else
-                redisAsyncCommand(m_ctx, expectOk, this, "AUTH %b %b", endpoint.user.constData(),
-                    size_t(endpoint.user.size()), endpoint.password.constData(),
-                    size_t(endpoint.password.size()));
-        }
-        if (endpoint.db != 0) {
-            ++m_handshake;
-            redisAsyncCommand(m_ctx, expectOk, this, "SELECT %d", endpoint.db);
-        }
-        m_read->setEnabled(true);
-
-        QEventLoop loop;
-        QTimer deadline;
-        deadline.setSingleShot(true);
-        QObject::connect(&deadline, &QTimer::timeout, &loop, &QEventLoop::quit);
-        deadline.start(5000);
-        while (deadline.isActive() && m_ctx && (m_connectStatus == 0 || m_handshake > 0))
-            loop.processEvents(QEventLoop::WaitForMoreEvents);
-        if (m_connectStatus != 1 || m_handshake > 0 || !m_handshakeOk || !m_ctx) {
-            *error = m_error.isEmpty() ? QStringLiteral("connect/AUTH/SELECT failed or timed out")
-                                       : m_error;
-            return false;
-        }
-        return true;
-    }
-
-    void get(const QByteArray &key, QPromise<QByteArray> promise)
-    {
-        auto *heapPromise = new QPromise<QByteArray>(std::move(promise));
-        const int rc = redisAsyncCommand(
-            m_ctx, &RawHiredis::onGet, heapPromise, "GET %b", key.constData(), size_t(key.size()));
-        if (rc != REDIS_OK)
-            onGet(m_ctx, nullptr, heapPromise);
-    }
-
-private:
-    static void onGet(redisAsyncContext *, void *r, void *privdata)
-    {
-        std::unique_ptr<QPromise<QByteArray>> promise(
-            static_cast<QPromise<QByteArray> *>(privdata));
-        const auto *reply = static_cast<redisReply *>(r);
-        if (reply && reply->type == REDIS_REPLY_STRING)
-            promise->addResult(QByteArray(reply->str, qsizetype(reply->len)));
-        else if (reply && reply->type == REDIS_REPLY_NIL)
-            promise->addResult(QByteArray());
-        else
-            promise->setException(BenchFailure());
-        promise->finish();
-    }
-
-    redisAsyncContext *m_ctx = nullptr;
-    std::unique_ptr<QSocketNotifier> m_read;
-    std::unique_ptr<QSocketNotifier> m_write;
-    int m_connectStatus = 0; // 0 pending, 1 connected, -1 failed
-    int m_handshake = 0; // AUTH / SELECT replies still expected
-    bool m_handshakeOk = true;
-    QString m_error;
-};
 
 // ---------------------------------------------------------------------------------------------
 // The library: Connection::command(args, callback), answered through a QPromise.
@@ -372,8 +235,17 @@ int main(int argc, char **argv)
     const qint64 pipelinedOps = std::max(1LL, parser.value(pipelinedOption).toLongLong());
     const int depth = std::max(1, parser.value(depthOption).toInt());
 
+    // The baseline connects to the endpoint the library parsed.
+    RawEndpoint rawEndpoint;
+    rawEndpoint.unixSocket = endpoint.transport == Endpoint::Transport::Unix;
+    rawEndpoint.host = endpoint.host.toLatin1();
+    rawEndpoint.port = endpoint.port;
+    rawEndpoint.socketPath = QFile::encodeName(endpoint.socketPath);
+    rawEndpoint.user = endpoint.user;
+    rawEndpoint.password = endpoint.password;
+    rawEndpoint.db = endpoint.db;
     RawHiredis raw;
-    if (!raw.connect(endpoint, &error)) {
+    if (!raw.connect(rawEndpoint, &error)) {
         std::fprintf(stderr, "bench_redisclient: raw hiredis cannot connect to %s: %s\n",
             qPrintable(endpoint.displayName()), qPrintable(error));
         return 1;
