@@ -86,8 +86,56 @@ QByteArray encodeEnvelope(const DistributedPromiseDetail::Outcome &outcome)
     return QByteArrayLiteral("{\"v\":1,\"ok\":false,\"error\":") + encodeValue(error) + '}';
 }
 
+namespace {
+// The value of an envelope this library wrote, when it is a scalar that is cheap to read without
+// a JSON document: true, false, null, a short integer, or a string without escapes. Anything else
+// returns false and goes through the full parser.
+bool decodeSimpleValue(QByteArrayView text, QJsonValue *value)
+{
+    if (text == "true" || text == "false") {
+        *value = QJsonValue(text == "true");
+        return true;
+    }
+    if (text == "null") {
+        *value = QJsonValue(QJsonValue::Null);
+        return true;
+    }
+    if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
+        const QByteArrayView inner = text.sliced(1, text.size() - 2);
+        for (const char c : inner) {
+            if (c == '"' || c == '\\' || uchar(c) < 0x20)
+                return false;
+        }
+        *value = QJsonValue(QString::fromUtf8(inner));
+        return true;
+    }
+    // Integers up to 15 digits are exact in a double too, so they read the same either way.
+    const qsizetype digitsFrom = text.startsWith('-') ? 1 : 0;
+    const qsizetype digits = text.size() - digitsFrom;
+    if (digits < 1 || digits > 15 || (digits > 1 && text.at(digitsFrom) == '0'))
+        return false;
+    for (qsizetype i = digitsFrom; i < text.size(); ++i) {
+        if (text.at(i) < '0' || text.at(i) > '9')
+            return false;
+    }
+    if (text == "-0")
+        return false;
+    *value = QJsonValue(text.toLongLong());
+    return true;
+}
+} // namespace
+
 bool decodeEnvelope(const QByteArray &bytes, DistributedPromiseDetail::Outcome *outcome)
 {
+    // Fast path for the common case: a value envelope as encodeEnvelope() writes it.
+    static constexpr QByteArrayView valuePrefix("{\"v\":1,\"ok\":true,\"value\":");
+    const QByteArrayView view(bytes);
+    if (view.startsWith(valuePrefix) && view.endsWith('}')
+        && decodeSimpleValue(view.sliced(valuePrefix.size(), view.size() - valuePrefix.size() - 1),
+            &outcome->value)) {
+        outcome->ok = true;
+        return true;
+    }
     QJsonParseError parseError;
     const QJsonDocument document = QJsonDocument::fromJson(bytes, &parseError);
     if (parseError.error != QJsonParseError::NoError || !document.isObject())

@@ -33,9 +33,11 @@ struct Keys
 Keys keys(const DistributedPromiseConfig &config, const QByteArray &identity);
 
 /*! {"v":1,"ok":true,"value":...} or {"v":1,"ok":false,"error":{"code":...,"message":...}}. */
-QByteArray encodeEnvelope(const DistributedPromiseDetail::Outcome &outcome);
+DISTRIBUTEDPROMISE_EXPORT QByteArray encodeEnvelope(
+    const DistributedPromiseDetail::Outcome &outcome);
 /*! Parses an envelope; false for anything else (garbage, other versions, missing fields). */
-bool decodeEnvelope(const QByteArray &bytes, DistributedPromiseDetail::Outcome *outcome);
+DISTRIBUTEDPROMISE_EXPORT bool decodeEnvelope(
+    const QByteArray &bytes, DistributedPromiseDetail::Outcome *outcome);
 
 /*! Compact JSON text of any JSON value, including scalars. */
 QByteArray encodeValue(const QJsonValue &value);
