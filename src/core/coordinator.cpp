@@ -49,6 +49,7 @@ Coordinator::Coordinator(
     , m_config(config)
     , m_configError(configError)
     , m_separator(config.keySeparator.toUtf8())
+    , m_keyNames(config)
     , m_leaseMs(QByteArray::number(qint64(config.lockTimeout.count())))
     , m_ttlMs(QByteArray::number(qint64(config.ttl.count())))
     , m_acquire(DistributedPromiseProtocol::acquireScript)
@@ -79,6 +80,7 @@ Coordinator::Coordinator(
                 << "Redis at" << m_client->commands().endpoint().displayName() << "is back";
         m_outageWarned = false;
         Q_EMIT connectedChanged(true);
+        recheckWaiters();
     });
     connect(m_client.get(), &DistributedPromiseRedis::Client::disconnected, this,
         [this] { Q_EMIT connectedChanged(false); });
@@ -157,8 +159,7 @@ void Coordinator::call(const std::shared_ptr<Registration> &registration, const 
     auto *flight = new Flight;
     flight->id = ++m_nextId;
     flight->identity = identity;
-    flight->keys = DistributedPromiseProtocol::keys(m_config, identity);
-    flight->displayKey = QString::fromUtf8(identity);
+    flight->keys = m_keyNames.keys(identity);
     flight->registration = registration;
     flight->args = args;
     m_flights.insert(identity, flight);
@@ -192,6 +193,7 @@ void Coordinator::armDeadline(Flight *flight)
     if (!flight->deadlineTimer) {
         flight->deadlineTimer = std::make_unique<QTimer>();
         flight->deadlineTimer->setSingleShot(true);
+        flight->deadlineTimer->setTimerType(Qt::PreciseTimer);
         connect(flight->deadlineTimer.get(), &QTimer::timeout, this,
             [this, identity = flight->identity, id = flight->id] {
                 if (Flight *current = find(identity, id))
@@ -218,9 +220,13 @@ void Coordinator::sweepCallers(Flight *flight)
             ++it;
         }
     }
-    if (expired.empty() && cancelled.empty())
+    if (expired.empty() && cancelled.empty()) {
+        // A coarse timer may fire a little early: wait for the deadline again.
+        if (flight->deadlineTimer && !flight->deadlineTimer->isActive())
+            armDeadline(flight);
         return;
-    const QString key = flight->displayKey;
+    }
+    const QString key = flight->displayKey();
     // A lock attempt on its way may win: then the flight must stay to work and unlock.
     if (callers.empty() && flight->phase != Phase::Working && !flight->acquiring)
         abandon(flight);
@@ -346,8 +352,8 @@ void Coordinator::onAcquired(Flight *flight, const Reply &reply)
     } else if (kind == Won) {
         if (flight->waitedBefore) {
             ++m_stats.takeovers;
-            qCInfo(lcDistributedPromise).noquote()
-                << "took over" << flight->displayKey << "after the previous holder's lease ran out";
+            qCInfo(lcDistributedPromise).noquote() << "took over" << flight->displayKey()
+                                                   << "after the previous holder's lease ran out";
         }
         ++m_stats.won;
         return startWork(flight);
@@ -398,9 +404,30 @@ void Coordinator::wait(Flight *flight, qint64 lockTtl)
 
 void Coordinator::onSubscribed(const QByteArray &channel)
 {
-    // Confirmed (again, after a reconnect): re-check the cache and the lock.
+    // Confirmed (again, after a reconnect): re-check the cache and the lock. The subscriber
+    // connection may come back before the command connection; a re-check sent now would fail
+    // at once and count as Redis being unavailable, so it waits for recheckWaiters() then.
+    if (!m_client->isConnected())
+        return;
     if (Flight *flight = m_byChannel.value(channel); flight && flight->phase == Phase::Waiting)
         acquire(flight);
+}
+
+void Coordinator::recheckWaiters()
+{
+    // The command connection is (again) up: every waiter looks at the cache and the lock, as a
+    // result published or a lock lost (a restarted server has neither) while it was down would
+    // otherwise only be noticed when the lease timer fires. A waiter whose subscription is not
+    // confirmed yet looks once more when it is (onSubscribed).
+    QList<std::pair<QByteArray, quint64>> waiting;
+    for (const Flight *flight : std::as_const(m_flights)) {
+        if (flight->phase == Phase::Waiting)
+            waiting.append({ flight->identity, flight->id });
+    }
+    for (const auto &[identity, id] : std::as_const(waiting)) {
+        if (Flight *flight = find(identity, id))
+            acquire(flight);
+    }
 }
 
 void Coordinator::onMessage(const QByteArray &channel, const QByteArray &payload)
@@ -460,7 +487,7 @@ void Coordinator::renewLease(Flight *flight)
             f->leaseLost = true;
             f->leaseTimer.reset();
             qCWarning(lcDistributedPromise).noquote()
-                << "lost the lock of" << f->displayKey
+                << "lost the lock of" << f->displayKey()
                 << "while working (another process may run it too)";
         }));
 }
@@ -476,7 +503,7 @@ void Coordinator::workDone(const QByteArray &identity, quint64 id, Outcome outco
             QStringLiteral("the value of '%1' takes %2 bytes, more than "
                            "maxValueBytes (%3); return less or raise "
                            "maxValueBytes")
-                .arg(flight->displayKey)
+                .arg(flight->displayKey())
                 .arg(envelope.size())
                 .arg(m_config.maxValueBytes));
         envelope = DistributedPromiseProtocol::encodeEnvelope(outcome);
@@ -491,11 +518,11 @@ void Coordinator::workDone(const QByteArray &identity, quint64 id, Outcome outco
             if (reply.isInteger() && reply.integer == 0) {
                 ++m_stats.lostLeases;
                 qCWarning(lcDistributedPromise).noquote()
-                    << "finished" << f->displayKey
+                    << "finished" << f->displayKey()
                     << "after its lease was lost: the result was not cached or published";
             } else if (!reply.isInteger()) {
                 qCWarning(lcDistributedPromise).noquote()
-                    << "could not publish the result of" << f->displayKey << "-"
+                    << "could not publish the result of" << f->displayKey() << "-"
                     << QString::fromUtf8(reply.string);
             }
             finish(f, outcome);
@@ -524,7 +551,7 @@ void Coordinator::redisUnavailable(Flight *flight, const Reply &reply)
 void Coordinator::discardCorrupt(Flight *flight, const QByteArray &what)
 {
     qCWarning(lcDistributedPromise).noquote()
-        << "deleted an unreadable cache entry for" << flight->displayKey << "(" << what.left(64)
+        << "deleted an unreadable cache entry for" << flight->displayKey() << "(" << what.left(64)
         << "); running the work again";
     m_client->command({ QByteArrayLiteral("DEL"), flight->keys.data }, [](const Reply &) {});
 }
@@ -559,7 +586,7 @@ void Coordinator::finish(Flight *flight, const Outcome &outcome)
         return;
     }
     m_stats.errors += done->callers.size();
-    const DistributedPromiseError error(outcome.code, outcome.message, done->displayKey);
+    const DistributedPromiseError error(outcome.code, outcome.message, done->displayKey());
     for (Caller &caller : done->callers)
         caller.waiter->fail(error);
 }

@@ -69,8 +69,9 @@ private:
         quint64 id = 0;
         QByteArray identity;
         DistributedPromiseProtocol::Keys keys;
-        QString displayKey;
         std::shared_ptr<Registration> registration;
+        /*! The identity as text, for messages. */
+        QString displayKey() const { return QString::fromUtf8(identity); }
         QJsonArray args;
         std::vector<Caller> callers;
         Phase phase = Phase::Checking;
@@ -107,6 +108,7 @@ private:
     void unsubscribe(Flight *flight);
     void onMessage(const QByteArray &channel, const QByteArray &payload);
     void onSubscribed(const QByteArray &channel);
+    void recheckWaiters();
     std::unique_ptr<Flight> take(Flight *flight);
     template<typename F>
     auto guarded(Flight *flight, F handler);
@@ -114,6 +116,7 @@ private:
     const DistributedPromiseConfig m_config;
     QString m_configError; // set once, in the constructor
     const QByteArray m_separator;
+    const DistributedPromiseProtocol::KeyNames m_keyNames;
     const QByteArray m_leaseMs;
     const QByteArray m_ttlMs;
     const DistributedPromiseRedis::Script m_acquire;

@@ -55,16 +55,24 @@ QByteArray identity(const QString &key, const QByteArray &separator, const QByte
     return result;
 }
 
-Keys keys(const DistributedPromiseConfig &config, const QByteArray &identity)
+KeyNames::KeyNames(const DistributedPromiseConfig &config)
 {
     const QByteArray separator = config.keySeparator.toUtf8();
     const QByteArray prefix = config.keyPrefix.toUtf8() + separator;
-    const QByteArray tagged = '{' + identity + '}';
-    return Keys {
-        prefix + tagged,
-        prefix + config.lockPrefix.toUtf8() + separator + tagged,
-        prefix + config.notifPrefix.toUtf8() + separator + tagged,
+    m_data = prefix + '{';
+    m_lock = prefix + config.lockPrefix.toUtf8() + separator + '{';
+    m_channel = prefix + config.notifPrefix.toUtf8() + separator + '{';
+}
+
+Keys KeyNames::keys(const QByteArray &identity) const
+{
+    const auto name = [&identity](const QByteArray &prefix) {
+        QByteArray key;
+        key.reserve(prefix.size() + identity.size() + 1);
+        key.append(prefix).append(identity).append('}');
+        return key;
     };
+    return Keys { name(m_data), name(m_lock), name(m_channel) };
 }
 
 QByteArray encodeValue(const QJsonValue &value)

@@ -30,7 +30,18 @@ struct Keys
     QByteArray lock; ///< P S lockPrefix S {I}
     QByteArray channel; ///< P S notifPrefix S {I}
 };
-Keys keys(const DistributedPromiseConfig &config, const QByteArray &identity);
+/*! Makes the key names of identities; the prefixes are built once. */
+class KeyNames
+{
+public:
+    explicit KeyNames(const DistributedPromiseConfig &config);
+    Keys keys(const QByteArray &identity) const;
+
+private:
+    QByteArray m_data; ///< "P S {"
+    QByteArray m_lock; ///< "P S lockPrefix S {"
+    QByteArray m_channel; ///< "P S notifPrefix S {"
+};
 
 /*! {"v":1,"ok":true,"value":...} or {"v":1,"ok":false,"error":{"code":...,"message":...}}. */
 DISTRIBUTEDPROMISE_EXPORT QByteArray encodeEnvelope(

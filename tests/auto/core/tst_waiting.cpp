@@ -383,8 +383,11 @@ void tst_Waiting::callerLeavingDuringLockAttemptLeavesNoLock()
         return 1;
     });
     m_server.pause();
+    // Resume even when a check below fails, so that the next tests find a running server.
+    auto resume = qScopeGuard([this] { m_server.resume(); });
     const QFuture<int> gaveUp = work();
     QTRY_VERIFY_WITH_TIMEOUT(gaveUp.isFinished(), 2000);
+    resume.dismiss();
     m_server.resume();
     QCOMPARE(codeOf(gaveUp), QStringLiteral("Timeout"));
     QTRY_VERIFY_WITH_TIMEOUT(!keyExists(m_server, lockKey(key(), "[]")), 2000);
