@@ -159,7 +159,7 @@ void Coordinator::call(const std::shared_ptr<Registration> &registration, const 
     auto *flight = new Flight;
     flight->id = ++m_nextId;
     flight->identity = identity;
-    flight->keys = m_keyNames.keys(identity);
+    flight->keys.data = m_keyNames.dataKey(identity);
     flight->registration = registration;
     flight->args = args;
     m_flights.insert(identity, flight);
@@ -312,6 +312,7 @@ void Coordinator::acquire(Flight *flight)
         flight->phase = Phase::Acquiring;
     flight->acquiring = true;
     flight->token = newToken();
+    m_keyNames.completeKeys(&flight->keys, flight->identity);
     const QByteArray checkCache = m_config.ttl.count() > 0 ? "1" : "0";
     m_client->eval(m_acquire, { flight->keys.data, flight->keys.lock },
         { flight->token, m_leaseMs, checkCache },

@@ -64,17 +64,6 @@ KeyNames::KeyNames(const DistributedPromiseConfig &config)
     m_channel = prefix + config.notifPrefix.toUtf8() + separator + '{';
 }
 
-Keys KeyNames::keys(const QByteArray &identity) const
-{
-    const auto name = [&identity](const QByteArray &prefix) {
-        QByteArray key;
-        key.reserve(prefix.size() + identity.size() + 1);
-        key.append(prefix).append(identity).append('}');
-        return key;
-    };
-    return Keys { name(m_data), name(m_lock), name(m_channel) };
-}
-
 QByteArray encodeValue(const QJsonValue &value)
 {
     // QJsonDocument only writes arrays and objects: write [value] and strip the brackets.

@@ -35,9 +35,25 @@ class KeyNames
 {
 public:
     explicit KeyNames(const DistributedPromiseConfig &config);
-    Keys keys(const QByteArray &identity) const;
+    /*! The data key only: all a cache hit needs. */
+    QByteArray dataKey(const QByteArray &identity) const { return name(m_data, identity); }
+    /*! Fills in the lock key and the channel of \a keys, once. */
+    void completeKeys(Keys *keys, const QByteArray &identity) const
+    {
+        if (keys->lock.isEmpty()) {
+            keys->lock = name(m_lock, identity);
+            keys->channel = name(m_channel, identity);
+        }
+    }
 
 private:
+    static QByteArray name(const QByteArray &prefix, const QByteArray &identity)
+    {
+        QByteArray key;
+        key.reserve(prefix.size() + identity.size() + 1);
+        key.append(prefix).append(identity).append('}');
+        return key;
+    }
     QByteArray m_data; ///< "P S {"
     QByteArray m_lock; ///< "P S lockPrefix S {"
     QByteArray m_channel; ///< "P S notifPrefix S {"
