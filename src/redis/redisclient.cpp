@@ -8,8 +8,7 @@ namespace DistributedPromiseRedis {
 Script::Script(const QByteArray &text)
     : source(text)
     , sha1(QCryptographicHash::hash(text, QCryptographicHash::Sha1).toHex())
-{
-}
+{ }
 
 Client::Client(const Endpoint &endpoint, const ConnectionOptions &options, QObject *parent)
     : QObject(parent)
@@ -37,22 +36,23 @@ void Client::close()
 }
 
 void Client::eval(const Script &script, const QList<QByteArray> &keys,
-                  const QList<QByteArray> &args, Callback callback)
+    const QList<QByteArray> &args, Callback callback)
 {
     QList<QByteArray> argv;
     argv.reserve(3 + keys.size() + args.size());
     argv << QByteArrayLiteral("EVALSHA") << script.sha1 << QByteArray::number(keys.size());
     argv << keys << args;
-    m_commands.command(argv, [this, argv, source = script.source,
-                              callback = std::move(callback)](const Reply &reply) mutable {
-        if (reply.isError() && reply.string.startsWith("NOSCRIPT")) {
-            argv[0] = QByteArrayLiteral("EVAL");
-            argv[1] = source;
-            m_commands.command(argv, std::move(callback));
-            return;
-        }
-        callback(reply);
-    });
+    m_commands.command(argv,
+        [this, argv, source = script.source, callback = std::move(callback)](
+            const Reply &reply) mutable {
+            if (reply.isError() && reply.string.startsWith("NOSCRIPT")) {
+                argv[0] = QByteArrayLiteral("EVAL");
+                argv[1] = source;
+                m_commands.command(argv, std::move(callback));
+                return;
+            }
+            callback(reply);
+        });
 }
 
 bool Client::subscribe(const QByteArray &channel)

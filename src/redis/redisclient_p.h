@@ -6,7 +6,8 @@
 namespace DistributedPromiseRedis {
 
 /*! A Lua script, called by SHA1 with EVALSHA and reloaded (EVAL) when Redis answers NOSCRIPT. */
-struct DISTRIBUTEDPROMISE_EXPORT Script {
+struct DISTRIBUTEDPROMISE_EXPORT Script
+{
     explicit Script(const QByteArray &text);
     QByteArray source;
     QByteArray sha1; ///< lower-case hex, as Redis names scripts
@@ -22,8 +23,8 @@ class DISTRIBUTEDPROMISE_EXPORT Client : public QObject
 {
     Q_OBJECT
 public:
-    Client(const Endpoint &endpoint, const ConnectionOptions &options = {},
-           QObject *parent = nullptr);
+    Client(
+        const Endpoint &endpoint, const ConnectionOptions &options = {}, QObject *parent = nullptr);
     ~Client() override;
 
     void open();
@@ -45,7 +46,7 @@ public:
         know the script yet (NOSCRIPT, then EVAL, which also caches it).
     */
     void eval(const Script &script, const QList<QByteArray> &keys, const QList<QByteArray> &args,
-              Callback callback);
+        Callback callback);
 
     /*!
         Adds a listener to \a channel. Returns true when the subscription is already confirmed;
@@ -54,7 +55,10 @@ public:
     bool subscribe(const QByteArray &channel);
     /*! Removes a listener; the last one to leave sends UNSUBSCRIBE. */
     void unsubscribe(const QByteArray &channel);
-    bool isSubscribed(const QByteArray &channel) const { return m_subscriber.isSubscribed(channel); }
+    bool isSubscribed(const QByteArray &channel) const
+    {
+        return m_subscriber.isSubscribed(channel);
+    }
     int listenerCount(const QByteArray &channel) const { return m_listeners.value(channel); }
 
 Q_SIGNALS:

@@ -23,7 +23,8 @@ namespace DistributedPromiseRedis {
 // One per hiredis context; hiredis's ev.data. It outlives the Connection when hiredis frees the
 // context later (inside a callback), and it is deleted by the cleanup hook, which hiredis calls
 // after every pending callback has run.
-struct ContextLink {
+struct ContextLink
+{
     Connection *owner = nullptr; // null once the connection has let go of this context
     redisAsyncContext *ctx = nullptr; // valid until cleanup() returns
     QString failReason; // what pending callbacks report when they get a NULL reply
@@ -36,7 +37,8 @@ struct ContextLink {
 };
 
 // One per command: hiredis's privdata; deleted when hiredis runs its callback.
-struct Pending {
+struct Pending
+{
     Connection *owner = nullptr;
     Callback callback;
     QDeadlineTimer deadline;
@@ -102,11 +104,9 @@ DistributedPromiseError Reply::toError(const QString &key) const
         return DistributedPromiseError(failureCode, QString::fromUtf8(string), key);
     if (type == Type::Error)
         return DistributedPromiseError(DistributedPromiseError::RedisError,
-                                       QStringLiteral("Redis answered with an error: %1")
-                                           .arg(QString::fromUtf8(string)),
-                                       key);
-    return DistributedPromiseError(DistributedPromiseError::RedisError,
-                                   QStringLiteral("unexpected Redis reply"), key);
+            QStringLiteral("Redis answered with an error: %1").arg(QString::fromUtf8(string)), key);
+    return DistributedPromiseError(
+        DistributedPromiseError::RedisError, QStringLiteral("unexpected Redis reply"), key);
 }
 
 namespace {
@@ -121,7 +121,8 @@ Connection *currentOwner(void *data)
 } // namespace
 
 // The hooks and callbacks below are called by hiredis (C code): nothing may throw out of them.
-struct HiredisHooks {
+struct HiredisHooks
+{
     static void addRead(void *data)
     {
         if (Connection *c = currentOwner(data))
@@ -182,8 +183,8 @@ struct HiredisHooks {
             return;
         try {
             if (r) {
-                pending->owner->handleReply(pending.get(),
-                                            convertReply(static_cast<redisReply *>(r)));
+                pending->owner->handleReply(
+                    pending.get(), convertReply(static_cast<redisReply *>(r)));
             } else {
                 const ContextLink *link = ContextLink::of(ctx);
                 QString reason = link ? link->failReason : QString();
@@ -191,11 +192,11 @@ struct HiredisHooks {
                     reason = QString::fromUtf8(ctx->errstr);
                 if (reason.isEmpty())
                     reason = QStringLiteral("the connection was closed");
-                pending->owner->handleReply(
-                    pending.get(),
-                    Reply::failure(link ? link->failCode : DistributedPromiseError::ConnectionFailed,
-                                   QStringLiteral("Redis at %1: %2")
-                                       .arg(pending->owner->endpoint().displayName(), reason)));
+                pending->owner->handleReply(pending.get(),
+                    Reply::failure(
+                        link ? link->failCode : DistributedPromiseError::ConnectionFailed,
+                        QStringLiteral("Redis at %1: %2")
+                            .arg(pending->owner->endpoint().displayName(), reason)));
             }
         } catch (...) {
             qCCritical(lcDistributedPromise, "exception escaped a Redis reply callback");
@@ -214,8 +215,8 @@ struct HiredisHooks {
     }
 };
 
-Connection::Connection(const Endpoint &endpoint, Mode mode, const ConnectionOptions &options,
-                       QObject *parent)
+Connection::Connection(
+    const Endpoint &endpoint, Mode mode, const ConnectionOptions &options, QObject *parent)
     : QObject(parent)
     , m_endpoint(endpoint)
     , m_mode(mode)
@@ -234,8 +235,7 @@ Connection::Connection(const Endpoint &endpoint, Mode mode, const ConnectionOpti
     m_commandTimer.setSingleShot(true);
     connect(&m_connectTimer, &QTimer::timeout, this, [this] {
         connectionFailed(DistributedPromiseError::ConnectionFailed,
-                         QStringLiteral("could not connect within %1 ms")
-                             .arg(m_options.connectTimeout.count()));
+            QStringLiteral("could not connect within %1 ms").arg(m_options.connectTimeout.count()));
     });
     connect(&m_reconnectTimer, &QTimer::timeout, this, &Connection::startConnect);
     connect(&m_commandTimer, &QTimer::timeout, this, &Connection::onCommandTimer);
@@ -282,8 +282,7 @@ Connection::~Connection()
         redisAsyncFree(ctx);
     }
     const Reply failure = Reply::failure(DistributedPromiseError::Cancelled,
-                                         QStringLiteral("Redis at %1: %2")
-                                             .arg(m_endpoint.displayName(), reason));
+        QStringLiteral("Redis at %1: %2").arg(m_endpoint.displayName(), reason));
     for (auto &callback : callbacks) {
         if (callback)
             callback(failure);
@@ -301,7 +300,8 @@ void Connection::close()
 {
     m_wantOpen = false;
     m_reconnectTimer.stop();
-    connectionFailed(DistributedPromiseError::Cancelled, QStringLiteral("the connection was closed"));
+    connectionFailed(
+        DistributedPromiseError::Cancelled, QStringLiteral("the connection was closed"));
 }
 
 void Connection::startConnect()
@@ -329,8 +329,8 @@ void Connection::onHostLookedUp(const QHostInfo &info)
         return;
     if (info.error() != QHostInfo::NoError || info.addresses().isEmpty()) {
         connectionFailed(DistributedPromiseError::ConnectionFailed,
-                         QStringLiteral("cannot resolve host name '%1': %2")
-                             .arg(m_endpoint.host, info.errorString()));
+            QStringLiteral("cannot resolve host name '%1': %2")
+                .arg(m_endpoint.host, info.errorString()));
         return;
     }
     QHostAddress chosen = info.addresses().constFirst();
@@ -353,7 +353,7 @@ void Connection::connectToAddress(const QString &address)
         ctx = redisAsyncConnect(address.toLatin1().constData(), m_endpoint.port);
     if (!ctx) {
         connectionFailed(DistributedPromiseError::ConnectionFailed,
-                         QStringLiteral("out of memory creating a connection"));
+            QStringLiteral("out of memory creating a connection"));
         return;
     }
     if (ctx->err) {
@@ -424,10 +424,11 @@ void Connection::handshake()
                 return; // the connection is going away anyway
             if (reply.isError()) {
                 const QString what = isAuth
-                    ? QStringLiteral("authentication failed (check the user and password in the URL)")
+                    ? QStringLiteral(
+                        "authentication failed (check the user and password in the URL)")
                     : QStringLiteral("SELECT failed (check the database number in the URL)");
                 connectionFailed(DistributedPromiseError::ConnectionFailed,
-                                 what + QStringLiteral(": ") + QString::fromUtf8(reply.string));
+                    what + QStringLiteral(": ") + QString::fromUtf8(reply.string));
                 return;
             }
             if (--m_handshakePending == 0 && m_socketConnected)
@@ -498,9 +499,9 @@ void Connection::command(const QList<QByteArray> &args, Callback callback)
     }
     if (!m_ctx) {
         failLater(pending,
-                  QStringLiteral("not connected to Redis at %1%2")
-                      .arg(m_endpoint.displayName(),
-                           m_lastError.isEmpty() ? QString() : QStringLiteral(": ") + m_lastError));
+            QStringLiteral("not connected to Redis at %1%2")
+                .arg(m_endpoint.displayName(),
+                    m_lastError.isEmpty() ? QString() : QStringLiteral(": ") + m_lastError));
         return;
     }
     send(args, pending);
@@ -532,14 +533,14 @@ void Connection::send(const QList<QByteArray> &args, Pending *pending)
     if (m_options.commandTimeout.count() > 0)
         pending->deadline = QDeadlineTimer(m_options.commandTimeout);
     link(pending);
-    const int rc = redisAsyncCommandArgv(m_ctx, &HiredisHooks::onReply, pending, int(argv.size()),
-                                         argv.data(), argvlen.data());
+    const int rc = redisAsyncCommandArgv(
+        m_ctx, &HiredisHooks::onReply, pending, int(argv.size()), argv.data(), argvlen.data());
     if (rc != REDIS_OK) {
         unlink(pending);
-        failLater(pending, QStringLiteral("Redis at %1 refused the command: %2")
-                               .arg(m_endpoint.displayName(),
-                                    QString::fromUtf8(m_ctx->errstr[0] ? m_ctx->errstr
-                                                                        : "connection closing")));
+        failLater(pending,
+            QStringLiteral("Redis at %1 refused the command: %2")
+                .arg(m_endpoint.displayName(),
+                    QString::fromUtf8(m_ctx->errstr[0] ? m_ctx->errstr : "connection closing")));
         return;
     }
     if (!m_commandTimer.isActive())
@@ -551,7 +552,7 @@ void Connection::failLater(Pending *pending, const QString &reason)
     // Never call back re-entrantly from inside command(). Kept in a member (not only in the
     // queued call, which dies with this object) so that the destructor can finish them too.
     m_failures.append({ std::move(pending->callback),
-                        Reply::failure(DistributedPromiseError::ConnectionFailed, reason) });
+        Reply::failure(DistributedPromiseError::ConnectionFailed, reason) });
     delete pending;
     if (m_failures.size() == 1)
         QMetaObject::invokeMethod(this, &Connection::deliverFailures, Qt::QueuedConnection);
@@ -616,11 +617,11 @@ void Connection::onCommandTimer()
         armCommandTimer();
         return;
     }
-    qCWarning(lcDistributedPromise) << "Redis at" << m_endpoint.displayName()
-                                    << "did not answer within"
-                                    << m_options.commandTimeout.count() << "ms; reconnecting";
+    qCWarning(lcDistributedPromise)
+        << "Redis at" << m_endpoint.displayName() << "did not answer within"
+        << m_options.commandTimeout.count() << "ms; reconnecting";
     dropContext(DistributedPromiseError::Timeout,
-                QStringLiteral("no reply within %1 ms").arg(m_options.commandTimeout.count()));
+        QStringLiteral("no reply within %1 ms").arg(m_options.commandTimeout.count()));
 }
 
 void Connection::connectionFailed(DistributedPromiseError::Code code, const QString &reason)
@@ -739,8 +740,8 @@ void Connection::sendSubscription(const char *verb, const QList<QByteArray> &cha
         argv.append(channel.constData());
         argvlen.append(size_t(channel.size()));
     }
-    const int rc = redisAsyncCommandArgv(m_ctx, &HiredisHooks::onPubSub, nullptr, int(argv.size()),
-                                         argv.data(), argvlen.data());
+    const int rc = redisAsyncCommandArgv(
+        m_ctx, &HiredisHooks::onPubSub, nullptr, int(argv.size()), argv.data(), argvlen.data());
     if (rc != REDIS_OK)
         return; // e.g. UNSUBSCRIBE on a context that is not subscribed to anything
     for (const QByteArray &channel : channels)

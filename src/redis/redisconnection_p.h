@@ -24,10 +24,12 @@ namespace DistributedPromiseRedis {
 /*! Receives exactly one reply (or Failure) per command, on the connection's thread. */
 using Callback = std::function<void(const Reply &)>;
 
-struct ConnectionOptions {
+struct ConnectionOptions
+{
     /*! DNS + TCP connect + AUTH/SELECT must finish within this. */
     std::chrono::milliseconds connectTimeout { 3000 };
-    /*! The oldest unanswered command may wait this long before the connection is dropped; 0 = never. */
+    /*! The oldest unanswered command may wait this long before the connection is dropped; 0 =
+     * never. */
     std::chrono::milliseconds commandTimeout { 5000 };
     std::chrono::milliseconds reconnectMin { 50 };
     std::chrono::milliseconds reconnectMax { 2000 };
@@ -59,7 +61,7 @@ public:
     Q_ENUM(State)
 
     Connection(const Endpoint &endpoint, Mode mode, const ConnectionOptions &options = {},
-               QObject *parent = nullptr);
+        QObject *parent = nullptr);
     ~Connection() override;
 
     /*! Starts connecting, and keeps reconnecting with backoff after losses until close(). */
@@ -95,7 +97,8 @@ Q_SIGNALS:
 
 private:
     friend struct HiredisHooks;
-    struct ChannelState {
+    struct ChannelState
+    {
         bool wanted = false;
         bool confirmed = false;
         int opsInFlight = 0;

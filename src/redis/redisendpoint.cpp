@@ -20,8 +20,9 @@ bool parseDb(const QString &text, int *db)
 bool Endpoint::parse(const QUrl &url, Endpoint *endpoint, QString *error)
 {
     const auto fail = [&](const QString &why) {
-        *error = QStringLiteral("invalid Redis URL: %1; expected redis://[user:password@]host[:port][/db]"
-                                " or unix:///path/to/socket")
+        *error = QStringLiteral(
+            "invalid Redis URL: %1; expected redis://[user:password@]host[:port][/db]"
+            " or unix:///path/to/socket")
                      .arg(why);
         return false;
     };
@@ -48,8 +49,7 @@ bool Endpoint::parse(const QUrl &url, Endpoint *endpoint, QString *error)
             return fail(QStringLiteral("the port is out of range"));
         result.port = quint16(port);
         const QString path = url.path();
-        if (!path.isEmpty() && path != QLatin1String("/")
-            && !parseDb(path.mid(1), &result.db))
+        if (!path.isEmpty() && path != QLatin1String("/") && !parseDb(path.mid(1), &result.db))
             return fail(QStringLiteral("the path must be a database number like /0"));
     } else if (scheme == QLatin1String("unix")) {
         if (url.path().isEmpty())

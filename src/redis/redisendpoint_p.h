@@ -13,7 +13,8 @@ namespace DistributedPromiseRedis {
     Where a Redis server is and how to log in, parsed from a URL:
     redis://[[user]:password@]host[:port][/db] or unix:///path/to/socket[?db=N&password=...].
 */
-struct DISTRIBUTEDPROMISE_EXPORT Endpoint {
+struct DISTRIBUTEDPROMISE_EXPORT Endpoint
+{
     enum class Transport { Tcp, Unix };
 
     Transport transport = Transport::Tcp;
@@ -24,7 +25,8 @@ struct DISTRIBUTEDPROMISE_EXPORT Endpoint {
     QByteArray password;
     int db = 0;
 
-    /*! Parses \a url; on failure returns false and sets \a error to a sentence saying what to fix. */
+    /*! Parses \a url; on failure returns false and sets \a error to a sentence saying what to fix.
+     */
     static bool parse(const QUrl &url, Endpoint *endpoint, QString *error);
 
     /*! host:port or the socket path; never the password. */
