@@ -6,6 +6,7 @@
 
 #include <QtCore/QObject>
 #include <QtCore/QVariantList>
+#include <QtCore/QVariantMap>
 
 #include <memory>
 
@@ -120,6 +121,9 @@ public:
     bool isConnected() const;
     /*! A snapshot of the counters; no Redis round trip. */
     DistributedPromiseStats stats() const;
+    /*! The same counters as a map (calls, hits, misses, coalesced, won, waited, takeovers,
+        lostLeases, localRuns, errors, reconnects), for QML. No Redis round trip. */
+    Q_INVOKABLE QVariantMap statistics() const;
 
 Q_SIGNALS:
     void connectedChanged(bool connected);

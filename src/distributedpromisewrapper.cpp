@@ -176,3 +176,21 @@ DistributedPromiseStats DistributedPromiseWrapper::stats() const
     Q_D(const DistributedPromiseWrapper);
     return d->coordinator->stats().snapshot();
 }
+
+QVariantMap DistributedPromiseWrapper::statistics() const
+{
+    const DistributedPromiseStats s = stats();
+    return {
+        { QStringLiteral("calls"), s.calls },
+        { QStringLiteral("hits"), s.hits },
+        { QStringLiteral("misses"), s.misses },
+        { QStringLiteral("coalesced"), s.coalesced },
+        { QStringLiteral("won"), s.won },
+        { QStringLiteral("waited"), s.waited },
+        { QStringLiteral("takeovers"), s.takeovers },
+        { QStringLiteral("lostLeases"), s.lostLeases },
+        { QStringLiteral("localRuns"), s.localRuns },
+        { QStringLiteral("errors"), s.errors },
+        { QStringLiteral("reconnects"), s.reconnects },
+    };
+}

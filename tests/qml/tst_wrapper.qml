@@ -65,6 +65,18 @@ TestCase {
         tryCompare(testWrapper, "connected", true)
     }
 
+    function test_statisticsAreReadable() {
+        const before = testWrapper.statistics()
+        verify(before.calls !== undefined)
+        const promise = testWrapper.call("add", [20, 22])
+        spyOn(promise)
+        tryCompare(finishedSpy, "count", 1, 10000)
+        const after = testWrapper.statistics()
+        compare(after.calls, before.calls + 1)
+        compare(after.hits + after.won, before.hits + before.won + 1)
+        compare(after.errors, before.errors)
+    }
+
     function test_callResolves() {
         const promise = testWrapper.call("add", [2, 3])
         spyOn(promise)
