@@ -120,6 +120,21 @@ auto Coordinator::guarded(Flight *flight, F handler)
     };
 }
 
+std::unique_ptr<QTimer> Coordinator::flightTimer(
+    Flight *flight, void (Coordinator::*action)(Flight *), bool singleShot)
+{
+    // Acts on the flight only while it is still the same one (flights end and identities return).
+    auto timer = std::make_unique<QTimer>();
+    timer->setSingleShot(singleShot);
+    timer->setTimerType(Qt::PreciseTimer);
+    connect(timer.get(), &QTimer::timeout, this,
+        [this, action, identity = flight->identity, id = flight->id] {
+            if (Flight *current = find(identity, id))
+                (this->*action)(current);
+        });
+    return timer;
+}
+
 Coordinator::Flight *Coordinator::find(const QByteArray &identity, quint64 id) const
 {
     Flight *flight = m_flights.value(identity);
@@ -191,14 +206,7 @@ void Coordinator::armDeadline(Flight *flight)
         return;
     }
     if (!flight->deadlineTimer) {
-        flight->deadlineTimer = std::make_unique<QTimer>();
-        flight->deadlineTimer->setSingleShot(true);
-        flight->deadlineTimer->setTimerType(Qt::PreciseTimer);
-        connect(flight->deadlineTimer.get(), &QTimer::timeout, this,
-            [this, identity = flight->identity, id = flight->id] {
-                if (Flight *current = find(identity, id))
-                    sweepCallers(current);
-            });
+        flight->deadlineTimer = flightTimer(flight, &Coordinator::sweepCallers, true);
     }
     flight->deadlineTimer->start(std::max<qint64>(0, earliest.remainingTime()));
 }
@@ -392,13 +400,7 @@ void Coordinator::wait(Flight *flight, qint64 lockTtl)
     }
     const qint64 delay = (lockTtl >= 0 ? lockTtl : m_config.lockTimeout.count()) + takeoverMarginMs;
     if (!flight->leaseTimer) {
-        flight->leaseTimer = std::make_unique<QTimer>();
-        flight->leaseTimer->setSingleShot(true);
-        connect(flight->leaseTimer.get(), &QTimer::timeout, this,
-            [this, identity = flight->identity, id = flight->id] {
-                if (Flight *current = find(identity, id))
-                    acquire(current);
-            });
+        flight->leaseTimer = flightTimer(flight, &Coordinator::acquire, true);
     }
     flight->leaseTimer->start(std::chrono::milliseconds(delay));
 }
@@ -453,12 +455,7 @@ void Coordinator::startWork(Flight *flight)
     unsubscribe(flight);
     flight->leaseTimer.reset();
     if (!flight->local) {
-        flight->leaseTimer = std::make_unique<QTimer>();
-        connect(flight->leaseTimer.get(), &QTimer::timeout, this,
-            [this, identity = flight->identity, id = flight->id] {
-                if (Flight *current = find(identity, id))
-                    renewLease(current);
-            });
+        flight->leaseTimer = flightTimer(flight, &Coordinator::renewLease, false);
         flight->leaseTimer->start(std::max<qint64>(1, m_config.lockTimeout.count() / 3));
     }
     // Run the work from the event loop, not from inside a Redis callback.

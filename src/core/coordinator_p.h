@@ -87,6 +87,8 @@ private:
     };
 
     Flight *find(const QByteArray &identity, quint64 id) const;
+    std::unique_ptr<QTimer> flightTimer(
+        Flight *flight, void (Coordinator::*action)(Flight *), bool singleShot);
     void addCaller(
         Flight *flight, std::unique_ptr<Waiter> waiter, std::chrono::milliseconds timeout);
     void armDeadline(Flight *flight);
