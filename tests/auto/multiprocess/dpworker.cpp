@@ -3,6 +3,10 @@
 // prints what happened as one JSON line. It prints READY once connected and starts on "GO" from
 // stdin, so a test can start many processes and release them at once. It prints WORKING when its
 // work starts, so a test can kill the process that holds the lock.
+//
+// --value-pid makes the value carry this process's pid ("value-of-x-pid-1234"), so a test can
+// tell which process's execution a value came from; --unavailable local|fail chooses
+// whenRedisUnavailable (default fail).
 
 #include <DistributedPromise>
 
@@ -50,7 +54,13 @@ int main(int argc, char **argv)
         QStringLiteral("message"));
     const QCommandLineOption noGo(
         QStringLiteral("no-go"), QStringLiteral("start without waiting for GO"));
-    parser.addOptions({ url, prefix, arg, calls, workMs, lockMs, ttlMs, fail, noGo });
+    const QCommandLineOption valuePid(
+        QStringLiteral("value-pid"), QStringLiteral("put this process's pid into the value"));
+    const QCommandLineOption unavailable(QStringLiteral("unavailable"),
+        QStringLiteral("whenRedisUnavailable: local or fail"), QStringLiteral("mode"),
+        QStringLiteral("fail"));
+    parser.addOptions(
+        { url, prefix, arg, calls, workMs, lockMs, ttlMs, fail, noGo, valuePid, unavailable });
     parser.process(app);
 
     DistributedPromiseConfig config;
@@ -58,20 +68,25 @@ int main(int argc, char **argv)
     config.keyPrefix = parser.value(prefix);
     config.lockTimeout = std::chrono::milliseconds(parser.value(lockMs).toLongLong());
     config.ttl = std::chrono::milliseconds(parser.value(ttlMs).toLongLong());
-    config.whenRedisUnavailable = DistributedPromiseConfig::Fail;
+    config.whenRedisUnavailable = parser.value(unavailable) == QLatin1String("local")
+        ? DistributedPromiseConfig::RunLocally
+        : DistributedPromiseConfig::Fail;
     DistributedPromiseWrapper wrapper(config);
 
     int executions = 0;
     const int work = parser.value(workMs).toInt();
     const QString failure = parser.value(fail);
+    const QString valueSuffix = parser.isSet(valuePid)
+        ? QStringLiteral("-pid-%1").arg(QCoreApplication::applicationPid())
+        : QString();
     auto slow = wrapper.wrap(QStringLiteral("slow"), [&](const QString &a) {
         ++executions;
         say("WORKING");
         auto promise = std::make_shared<QPromise<QString>>();
         promise->start();
-        QTimer::singleShot(work, &app, [promise, a, failure] {
+        QTimer::singleShot(work, &app, [promise, a, failure, valueSuffix] {
             if (failure.isEmpty())
-                promise->addResult(QStringLiteral("value-of-") + a);
+                promise->addResult(QStringLiteral("value-of-") + a + valueSuffix);
             else
                 promise->setException(
                     DistributedPromiseError(DistributedPromiseError::WorkFailed, failure));
@@ -115,6 +130,10 @@ int main(int argc, char **argv)
                         { QStringLiteral("waited"), qint64(stats.waited) },
                         { QStringLiteral("hits"), qint64(stats.hits) },
                         { QStringLiteral("takeovers"), qint64(stats.takeovers) },
+                        { QStringLiteral("lostLeases"), qint64(stats.lostLeases) },
+                        { QStringLiteral("localRuns"), qint64(stats.localRuns) },
+                        { QStringLiteral("reconnects"), qint64(stats.reconnects) },
+                        { QStringLiteral("pid"), QCoreApplication::applicationPid() },
                     };
                     say("RESULT " + QJsonDocument(summary).toJson(QJsonDocument::Compact));
                     app.quit();
