@@ -55,6 +55,7 @@ Coordinator::Coordinator(
     , m_acquire(DistributedPromiseProtocol::acquireScript)
     , m_renew(DistributedPromiseProtocol::renewScript)
     , m_finish(DistributedPromiseProtocol::finishScript)
+    , m_discard(DistributedPromiseProtocol::discardScript)
 {
     m_sweepTimer.setInterval(cancelSweepInterval);
     connect(&m_sweepTimer, &QTimer::timeout, this, &Coordinator::sweepCancelled);
@@ -69,7 +70,7 @@ Coordinator::Coordinator(
     DistributedPromiseRedis::ConnectionOptions options;
     options.connectTimeout = config.connectTimeout;
     options.commandTimeout = config.commandTimeout;
-    options.scripts = { m_acquire.source, m_renew.source, m_finish.source };
+    options.scripts = { m_acquire.source, m_renew.source, m_finish.source, m_discard.source };
     m_client = std::make_unique<DistributedPromiseRedis::Client>(endpoint, options);
     connect(m_client.get(), &DistributedPromiseRedis::Client::connected, this, [this] {
         if (m_everConnected)
@@ -551,7 +552,8 @@ void Coordinator::discardCorrupt(Flight *flight, const QByteArray &what)
     qCWarning(lcDistributedPromise).noquote()
         << "deleted an unreadable cache entry for" << flight->displayKey() << "(" << what.left(64)
         << "); running the work again";
-    m_client->command({ QByteArrayLiteral("DEL"), flight->keys.data }, [](const Reply &) {});
+    // Only if it still holds what was read: a good value written meanwhile stays.
+    m_client->eval(m_discard, { flight->keys.data }, { what }, [](const Reply &) {});
 }
 
 std::unique_ptr<Coordinator::Flight> Coordinator::take(Flight *flight)

@@ -124,6 +124,7 @@ private:
     const DistributedPromiseRedis::Script m_acquire;
     const DistributedPromiseRedis::Script m_renew;
     const DistributedPromiseRedis::Script m_finish;
+    const DistributedPromiseRedis::Script m_discard;
     std::unique_ptr<DistributedPromiseRedis::Client> m_client;
     QHash<QByteArray, Flight *> m_flights; // by identity; owned
     QHash<QByteArray, Flight *> m_byChannel;

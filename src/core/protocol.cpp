@@ -195,4 +195,11 @@ redis.call('PUBLISH', ARGV[5], ARGV[2])
 return 1
 )lua");
 
+// KEYS: data. ARGV: the unreadable bytes that were read. Deletes the entry only if it still holds
+// them, so that a good value written meanwhile is kept. Returns 1 when it deleted.
+const QByteArray discardScript = QByteArrayLiteral(R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua");
+
 } // namespace DistributedPromiseProtocol

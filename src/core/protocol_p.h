@@ -72,5 +72,6 @@ QByteArray encodeValue(const QJsonValue &value);
 extern const QByteArray acquireScript;
 extern const QByteArray renewScript;
 extern const QByteArray finishScript;
+extern const QByteArray discardScript;
 
 } // namespace DistributedPromiseProtocol
