@@ -40,7 +40,9 @@ public:
         const QString &key, const QFuture<QJsonValue> &future, QObject *parent = nullptr);
     ~DistributedPromise() override;
 
+    /*! The wrap key this promise was called with. */
     QString key() const;
+    /*! Pending until the outcome arrives, then Resolved or Failed for good. No Redis round trip. */
     State state() const;
     /*! The value once Resolved (JSON converted with QJsonValue::toVariant), else invalid. */
     QVariant value() const;
@@ -52,9 +54,13 @@ public:
     QFuture<QJsonValue> future() const;
 
 Q_SIGNALS:
+    /*! The call produced \a value; emitted at most once, and never together with failed(). */
     void resolved(const QVariant &value);
+    /*! The call failed with a DistributedPromiseError::Code and its message; at most once. */
     void failed(int errorCode, const QString &errorString);
+    /*! Emitted exactly once, after resolved() or failed(). */
     void finished();
+    /*! state, value, errorString and errorCode changed (once, when the outcome arrives). */
     void stateChanged();
 
 private:

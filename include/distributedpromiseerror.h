@@ -45,7 +45,9 @@ public:
 
     /*! "code: message", UTF-8; valid as long as this object lives. */
     const char *what() const noexcept override;
+    /*! Throws a copy of this error (QException, so it crosses QFuture). */
     void raise() const override;
+    /*! A heap copy of this error (QException, so it crosses QFuture). */
     DistributedPromiseError *clone() const override;
 
     /*! The stable wire name of \a code, e.g. "WorkFailed". */
