@@ -2,6 +2,7 @@
 // Several real processes (dpworker, started with QProcess) share one piece of work through a
 // private redis-server.
 
+#include "dpworkers.h"
 #include "redisserver.h"
 
 #include <QtCore/QJsonArray>
@@ -16,78 +17,7 @@
 
 using DistributedPromiseTest::RedisServer;
 
-class Workers
-{
-public:
-    Workers(const QUrl &url, const QString &prefix)
-        : m_url(url)
-        , m_prefix(prefix)
-    { }
-    ~Workers()
-    {
-        for (auto &process : m_processes) {
-            process->kill();
-            process->waitForFinished(5000);
-        }
-    }
-
-    QProcess *start(const QStringList &extra)
-    {
-        auto process = std::make_unique<QProcess>();
-        process->setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        process->start(QStringLiteral(DPWORKER_PATH),
-            QStringList {
-                QStringLiteral("--url"), m_url.toString(), QStringLiteral("--prefix"), m_prefix }
-                + extra);
-        m_processes.push_back(std::move(process));
-        m_output.append(QByteArray());
-        return m_processes.back().get();
-    }
-
-    // Reads what the processes printed so far.
-    void poll()
-    {
-        for (size_t i = 0; i < m_processes.size(); ++i)
-            m_output[qsizetype(i)] += m_processes[i]->readAllStandardOutput();
-    }
-    bool allPrinted(const QByteArray &word)
-    {
-        poll();
-        return std::all_of(m_output.cbegin(), m_output.cend(),
-            [&](const QByteArray &out) { return out.contains(word); });
-    }
-    int indexOfFirst(const QByteArray &word)
-    {
-        poll();
-        for (qsizetype i = 0; i < m_output.size(); ++i)
-            if (m_output.at(i).contains(word))
-                return int(i);
-        return -1;
-    }
-    void go()
-    {
-        for (auto &process : m_processes)
-            process->write("GO\n");
-    }
-    QProcess *process(int i) { return m_processes[size_t(i)].get(); }
-    int count() const { return int(m_processes.size()); }
-    QJsonObject result(int i)
-    {
-        poll();
-        const QByteArray &out = m_output.at(i);
-        const qsizetype at = out.indexOf("RESULT ");
-        if (at < 0)
-            return {};
-        const qsizetype end = out.indexOf('\n', at);
-        return QJsonDocument::fromJson(out.mid(at + 7, end - at - 7)).object();
-    }
-
-private:
-    QUrl m_url;
-    QString m_prefix;
-    std::vector<std::unique_ptr<QProcess>> m_processes;
-    QList<QByteArray> m_output;
-};
+using DpWorkerTest::Workers;
 
 class tst_MultiProcess : public QObject
 {
@@ -102,7 +32,7 @@ private Q_SLOTS:
             workers.start({ QStringLiteral("--calls"), QStringLiteral("50"),
                 QStringLiteral("--work-ms"), QStringLiteral("200") });
         QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("READY"), 20000);
-        workers.go();
+        workers.goAll();
         QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("RESULT"), 20000);
         int executions = 0;
         QSet<QString> values;
@@ -126,7 +56,7 @@ private Q_SLOTS:
             workers.start({ QStringLiteral("--calls"), QStringLiteral("5"),
                 QStringLiteral("--fail"), QStringLiteral("the report broke") });
         QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("READY"), 20000);
-        workers.go();
+        workers.goAll();
         QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("RESULT"), 20000);
         int executions = 0;
         for (int i = 0; i < workers.count(); ++i) {
@@ -156,9 +86,9 @@ private Q_SLOTS:
         for (int i = 0; i < 4; ++i)
             workers.start(args);
         QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("READY"), 20000);
-        workers.go();
+        workers.goAll();
         int holder = -1;
-        QTRY_VERIFY_WITH_TIMEOUT((holder = workers.indexOfFirst("WORKING")) >= 0, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT((holder = workers.firstPrinted("WORKING")) >= 0, 10000);
         QElapsedTimer clock;
         clock.start();
         workers.process(holder)->kill(); // SIGKILL on Unix
@@ -166,7 +96,7 @@ private Q_SLOTS:
         // Every survivor finishes within lockTimeout + work + margin.
         const auto survivorsDone = [&] {
             for (int i = 0; i < workers.count(); ++i)
-                if (i != holder && workers.result(i).isEmpty())
+                if (i != holder && !workers.hasResult(i))
                     return false;
             return true;
         };
@@ -197,7 +127,7 @@ private Q_SLOTS:
         Workers workers(m_server.url(), QStringLiteral("mp-late"));
         workers.start({ QStringLiteral("--calls"), QStringLiteral("1"), QStringLiteral("--work-ms"),
             QStringLiteral("300"), QStringLiteral("--no-go") });
-        QTRY_VERIFY_WITH_TIMEOUT(workers.indexOfFirst("WORKING") == 0, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(workers.firstPrinted("WORKING") == 0, 10000);
         for (int i = 0; i < 6; ++i)
             workers.start(
                 { QStringLiteral("--calls"), QStringLiteral("3"), QStringLiteral("--no-go") });

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// dpworker processes (dpworker.cpp) driven from a test: started with QProcess, released with GO,
+// their READY/WORKING/RESULT lines read back. Needs DPWORKER_PATH, the helper's path.
+
+#include <QtCore/QJsonDocument>
+#include <QtCore/QJsonObject>
+#include <QtCore/QList>
+#include <QtCore/QProcess>
+#include <QtCore/QStringList>
+#include <QtCore/QUrl>
+
+#include <algorithm>
+#include <csignal>
+#include <memory>
+#include <sys/prctl.h>
+#include <vector>
+
+namespace DpWorkerTest {
+
+/*!
+    dpworker processes (tests/auto/multiprocess/dpworker.cpp) sharing one Redis URL and key
+    prefix. Killed, if still running, when this object goes away.
+*/
+class Workers
+{
+public:
+    Workers(const QUrl &url, const QString &prefix)
+        : m_url(url)
+        , m_prefix(prefix)
+    { }
+    ~Workers()
+    {
+        for (auto &process : m_processes) {
+            if (process->state() == QProcess::NotRunning)
+                continue;
+            process->kill();
+            process->waitForFinished(5000);
+        }
+    }
+    Workers(const Workers &) = delete;
+    Workers &operator=(const Workers &) = delete;
+
+    /*! Starts one dpworker with \a extra arguments; returns its index. */
+    int start(const QStringList &extra)
+    {
+        auto process = std::make_unique<QProcess>();
+        process->setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        // Never outlives the test, even if it crashes.
+        process->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
+        process->start(QStringLiteral(DPWORKER_PATH),
+            QStringList {
+                QStringLiteral("--url"), m_url.toString(), QStringLiteral("--prefix"), m_prefix }
+                + extra);
+        // Kept: processId() is 0 once the process has finished.
+        m_pids.push_back(process->waitForStarted(10000) ? process->processId() : 0);
+        m_processes.push_back(std::move(process));
+        m_output.append(QByteArray());
+        return int(m_processes.size()) - 1;
+    }
+
+    QProcess *process(int i) const { return m_processes.at(size_t(i)).get(); }
+    qint64 pid(int i) const { return m_pids.at(size_t(i)); }
+    int count() const { return int(m_processes.size()); }
+
+    /*! What process \a i printed so far. */
+    QByteArray output(int i)
+    {
+        poll();
+        return m_output.at(i);
+    }
+    bool printed(int i, const QByteArray &word) { return output(i).contains(word); }
+    bool allPrinted(const QList<int> &which, const QByteArray &word)
+    {
+        return std::all_of(which.cbegin(), which.cend(), [&](int i) { return printed(i, word); });
+    }
+    /*! Every process started so far printed \a word. */
+    bool allPrinted(const QByteArray &word)
+    {
+        for (int i = 0; i < count(); ++i) {
+            if (!printed(i, word))
+                return false;
+        }
+        return true;
+    }
+    /*! The first process that printed \a word, or -1. */
+    int firstPrinted(const QByteArray &word)
+    {
+        for (int i = 0; i < count(); ++i) {
+            if (printed(i, word))
+                return i;
+        }
+        return -1;
+    }
+    /*! Releases process \a i (it waits for GO after printing READY). */
+    void go(int i) { process(i)->write("GO\n"); }
+    void goAll()
+    {
+        for (int i = 0; i < count(); ++i)
+            go(i);
+    }
+
+    /*! The RESULT line of process \a i, or an empty object before it printed one. */
+    QJsonObject result(int i)
+    {
+        const QByteArray out = output(i);
+        const qsizetype at = out.indexOf("RESULT ");
+        if (at < 0)
+            return {};
+        const qsizetype end = out.indexOf('\n', at);
+        if (end < 0)
+            return {};
+        return QJsonDocument::fromJson(out.mid(at + 7, end - at - 7)).object();
+    }
+    bool hasResult(int i) { return !result(i).isEmpty(); }
+
+private:
+    void poll()
+    {
+        for (size_t i = 0; i < m_processes.size(); ++i)
+            m_output[qsizetype(i)] += m_processes[i]->readAllStandardOutput();
+    }
+
+    QUrl m_url;
+    QString m_prefix;
+    std::vector<std::unique_ptr<QProcess>> m_processes;
+    std::vector<qint64> m_pids;
+    QList<QByteArray> m_output;
+};
+
+} // namespace DpWorkerTest
