@@ -266,22 +266,28 @@ void Coordinator::startSweeping()
 void Coordinator::sweepCancelled()
 {
     // Only flights that can last long (waiting for another process, or working) are swept.
-    QList<std::pair<QByteArray, quint64>> longLived;
-    for (const Flight *flight : std::as_const(m_flights)) {
-        if (flight->phase == Phase::Waiting || flight->phase == Phase::Working)
-            longLived.append({ flight->identity, flight->id });
-    }
-    if (longLived.isEmpty()) {
+    if (forEachFlight({ Phase::Waiting, Phase::Working }, &Coordinator::sweepCallers) == 0)
         m_sweepTimer.stop();
-        return;
+}
+
+qsizetype Coordinator::forEachFlight(
+    std::initializer_list<Phase> phases, void (Coordinator::*action)(Flight *))
+{
+    QList<std::pair<QByteArray, quint64>> chosen;
+    for (const Flight *flight : std::as_const(m_flights)) {
+        if (std::find(phases.begin(), phases.end(), flight->phase) != phases.end())
+            chosen.append({ flight->identity, flight->id });
     }
+    // Each flight is looked up again before its turn: an action may end other flights, or, through
+    // a caller's continuation, destroy this wrapper.
     QPointer<Coordinator> self(this);
-    for (const auto &[identity, id] : std::as_const(longLived)) {
+    for (const auto &[identity, id] : std::as_const(chosen)) {
         if (!self)
-            return; // a caller's continuation destroyed the wrapper
+            break;
         if (Flight *flight = find(identity, id))
-            sweepCallers(flight);
+            (this->*action)(flight);
     }
+    return chosen.size();
 }
 
 void Coordinator::checkCache(Flight *flight)
@@ -423,15 +429,7 @@ void Coordinator::recheckWaiters()
     // result published or a lock lost (a restarted server has neither) while it was down would
     // otherwise only be noticed when the lease timer fires. A waiter whose subscription is not
     // confirmed yet looks once more when it is (onSubscribed).
-    QList<std::pair<QByteArray, quint64>> waiting;
-    for (const Flight *flight : std::as_const(m_flights)) {
-        if (flight->phase == Phase::Waiting)
-            waiting.append({ flight->identity, flight->id });
-    }
-    for (const auto &[identity, id] : std::as_const(waiting)) {
-        if (Flight *flight = find(identity, id))
-            acquire(flight);
-    }
+    forEachFlight({ Phase::Waiting }, &Coordinator::acquire);
 }
 
 void Coordinator::onMessage(const QByteArray &channel, const QByteArray &payload)

@@ -95,6 +95,10 @@ private:
     void sweepCallers(Flight *flight);
     void startSweeping();
     void sweepCancelled();
+    /*! Calls \a action on every flight in one of \a phases; returns how many there were. When
+        it returns more than 0, this object may have been destroyed by a caller's continuation. */
+    qsizetype forEachFlight(
+        std::initializer_list<Phase> phases, void (Coordinator::*action)(Flight *));
     void checkCache(Flight *flight);
     void acquire(Flight *flight);
     void onAcquired(Flight *flight, const DistributedPromiseRedis::Reply &reply);
