@@ -13,33 +13,50 @@ struct DISTRIBUTEDPROMISE_EXPORT Script
     QByteArray sha1; ///< lower-case hex, as Redis names scripts
 };
 
+class SentinelWatcher;
+
 /*!
-    A Redis client: one pipelined command connection and one subscriber connection to the same
-    server, both reconnecting by themselves. Channels are reference counted: UNSUBSCRIBE goes
-    out only when the last listener leaves, and every channel is subscribed again after a
-    reconnect (subscribed() is emitted again, so listeners can re-check their state).
+    A Redis client: one pipelined command connection and one subscriber connection, both
+    reconnecting by themselves. Channels are reference counted: UNSUBSCRIBE goes out only when
+    the last listener leaves, and every channel is subscribed again after a reconnect
+    (subscribed() is emitted again, so listeners can re-check their state).
+
+    Made by create() for the URL's topology:
+    - a server: both connections go to it;
+    - Sentinel: the sentinels are asked for the master (SENTINEL GET-MASTER-ADDR-BY-NAME) before
+      the first connect and again whenever the command connection is lost or a READONLY reply
+      shows the server was demoted; +switch-master events move both connections at once;
+    - Cluster: ClusterClient routes each command to the node serving its key's slot.
+
+    Until the first server is known (Sentinel, Cluster), commands wait, for at most the connect
+    timeout; after that, a command issued while disconnected fails at once, as Connection does.
 */
 class DISTRIBUTEDPROMISE_EXPORT Client : public QObject
 {
     Q_OBJECT
 public:
+    /*! The client for \a endpoint's topology; not opened yet. */
+    static std::unique_ptr<Client> create(
+        const Endpoint &endpoint, const ConnectionOptions &options = {});
+
     Client(
         const Endpoint &endpoint, const ConnectionOptions &options = {}, QObject *parent = nullptr);
     ~Client() override;
 
-    void open();
-    void close();
-    /*! The command connection is up. */
-    bool isConnected() const { return m_commands.isConnected(); }
+    virtual void open();
+    virtual void close();
+    /*! Commands can be sent (for a cluster: the slot map is known and every node is up). */
+    virtual bool isConnected() const;
+    /*! Where this client talks to, for messages; never the password. */
+    QString displayName() const { return m_endpoint.displayName(); }
+    /*! The connection commands go to (for a cluster: the one the slot map is read from). */
     Connection &commands() { return m_commands; }
     Connection &subscriber() { return m_subscriber; }
 
-    /*! One command; one round trip. See Connection::command(). */
-    void command(const QList<QByteArray> &args, Callback callback)
-    {
-        m_commands.command(args, std::move(callback));
-    }
-    QFuture<Reply> command(const QList<QByteArray> &args) { return m_commands.command(args); }
+    /*! One command; one round trip (for a cluster, one more per MOVED/ASK redirection). */
+    virtual void command(const QList<QByteArray> &args, Callback callback);
+    /*! The same as a future; a transport failure fails the future with DistributedPromiseError. */
+    QFuture<Reply> command(const QList<QByteArray> &args);
 
     /*!
         Runs \a script with \a keys and \a args: one round trip (EVALSHA), two when Redis did not
@@ -68,10 +85,31 @@ Q_SIGNALS:
     void connected();
     void disconnected(const QString &reason);
 
+protected:
+    const Endpoint &endpoint() const { return m_endpoint; }
+    const ConnectionOptions &options() const { return m_options; }
+    /*! False while the first server is still being looked for (Sentinel, Cluster). */
+    bool isReady() const { return m_ready; }
+    /*! The server is known: sends the commands that waited for it. */
+    void setReady();
+    /*! Keeps the command until setReady() or failWaiting(); false when ready already. */
+    bool waitForReady(const QList<QByteArray> &args, Callback &callback);
+    /*! Fails the commands that wait for the first server. */
+    void failWaiting(const QString &reason);
+
 private:
+    void onMasterFound(const Endpoint::Address &address);
+
+    const Endpoint m_endpoint;
+    const ConnectionOptions m_options;
     Connection m_commands;
     Connection m_subscriber;
     QHash<QByteArray, int> m_listeners;
+    std::unique_ptr<SentinelWatcher> m_sentinel;
+    bool m_ready = true;
+    bool m_destroying = false;
+    QList<std::pair<QList<QByteArray>, Callback>> m_waiting;
+    QTimer m_waitTimer;
 };
 
 } // namespace DistributedPromiseRedis

@@ -304,6 +304,24 @@ void Connection::close()
         DistributedPromiseError::Cancelled, QStringLiteral("the connection was closed"));
 }
 
+void Connection::retarget(const Endpoint &endpoint)
+{
+    if (endpoint.transport == m_endpoint.transport && endpoint.host == m_endpoint.host
+        && endpoint.port == m_endpoint.port && endpoint.socketPath == m_endpoint.socketPath)
+        return;
+    const QString reason = QStringLiteral("Redis moved to %1").arg(endpoint.displayName());
+    m_endpoint = endpoint;
+    m_backoff = m_options.reconnectMin;
+    if (m_ctx || m_state == State::Resolving) {
+        connectionFailed(DistributedPromiseError::ConnectionFailed, reason);
+        return;
+    }
+    if (m_reconnectTimer.isActive()) {
+        // Not at once: this may run inside our own disconnected() signal.
+        m_reconnectTimer.start(m_options.reconnectMin);
+    }
+}
+
 void Connection::startConnect()
 {
     if (!m_wantOpen || m_state != State::Disconnected)

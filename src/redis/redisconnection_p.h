@@ -68,6 +68,13 @@ public:
     void open();
     /*! Fails every pending command, disconnects and stops reconnecting. */
     void close();
+    /*!
+        Points the connection at another server (a Sentinel failover, a new cluster node). When
+        the address differs, the current connection is dropped (its pending commands fail with
+        ConnectionFailed) and, if open, a new one starts after the shortest backoff (never from
+       inside this call).
+    */
+    void retarget(const Endpoint &endpoint);
 
     State state() const { return m_state; }
     bool isConnected() const { return m_state == State::Connected; }
@@ -126,7 +133,7 @@ private:
     void onCommandTimer();
     void onSocketEvent(bool readable);
 
-    const Endpoint m_endpoint;
+    Endpoint m_endpoint;
     const Mode m_mode;
     const ConnectionOptions m_options;
     State m_state = State::Disconnected;

@@ -15,14 +15,30 @@ bool parseDb(const QString &text, int *db)
     *db = value;
     return true;
 }
+
+bool parseAddress(const QString &host, int port, Endpoint::Address *address, QString *why)
+{
+    if (host.isEmpty()) {
+        *why = QStringLiteral("the host is missing");
+        return false;
+    }
+    if (port <= 0 || port > 65535) {
+        *why = QStringLiteral("the port is out of range");
+        return false;
+    }
+    address->host = host;
+    address->port = quint16(port);
+    return true;
+}
 } // namespace
 
 bool Endpoint::parse(const QUrl &url, Endpoint *endpoint, QString *error)
 {
     const auto fail = [&](const QString &why) {
         *error = QStringLiteral(
-            "invalid Redis URL: %1; expected redis://[user:password@]host[:port][/db]"
-            " or unix:///path/to/socket")
+            "invalid Redis URL: %1; expected redis://[user:password@]host[:port][/db],"
+            " unix:///path/to/socket, redis+sentinel://host[:port]/mastername[/db]"
+            "[?sentinel=host:port] or redis+cluster://host[:port][?node=host:port]")
                      .arg(why);
         return false;
     };
@@ -39,23 +55,57 @@ bool Endpoint::parse(const QUrl &url, Endpoint *endpoint, QString *error)
     Endpoint result;
     const QString scheme = url.scheme().toLower();
     const QUrlQuery query(url);
+    // The first seed is the URL's authority; more come as repeated query items.
+    const auto readSeeds = [&](const QString &item, quint16 defaultPort, QString *why) {
+        Address first;
+        if (!parseAddress(url.host(), url.port(defaultPort), &first, why))
+            return false;
+        result.seeds.append(first);
+        const QStringList more = query.allQueryItemValues(item, QUrl::FullyDecoded);
+        for (const QString &text : more) {
+            QUrl seed(QStringLiteral("redis://") + text);
+            Address address;
+            if (!seed.isValid() || !seed.userInfo().isEmpty() || !seed.path().isEmpty()
+                || !parseAddress(seed.host(), seed.port(defaultPort), &address, why)) {
+                *why = QStringLiteral("'%1=%2' is not a host:port").arg(item, text);
+                return false;
+            }
+            if (!result.seeds.contains(address))
+                result.seeds.append(address);
+        }
+        result.host = first.host;
+        result.port = first.port;
+        return true;
+    };
+    QString why;
+    const QString path = url.path();
     if (scheme == QLatin1String("redis")) {
-        if (url.host().isEmpty())
-            return fail(QStringLiteral("the host is missing"));
-        result.transport = Transport::Tcp;
-        result.host = url.host();
-        const int port = url.port(6379);
-        if (port <= 0 || port > 65535)
-            return fail(QStringLiteral("the port is out of range"));
-        result.port = quint16(port);
-        const QString path = url.path();
+        if (!readSeeds(QString(), 6379, &why))
+            return fail(why);
+        result.seeds.clear();
         if (!path.isEmpty() && path != QLatin1String("/") && !parseDb(path.mid(1), &result.db))
             return fail(QStringLiteral("the path must be a database number like /0"));
+    } else if (scheme == QLatin1String("redis+sentinel")) {
+        result.topology = Topology::Sentinel;
+        if (!readSeeds(QStringLiteral("sentinel"), 26379, &why))
+            return fail(why);
+        const QStringList parts = path.mid(1).split(QLatin1Char('/'));
+        result.masterName = parts.value(0);
+        if (result.masterName.isEmpty())
+            return fail(QStringLiteral("the master name is missing (redis+sentinel://host/name)"));
+        if (parts.size() > 2 || (parts.size() == 2 && !parseDb(parts.at(1), &result.db)))
+            return fail(QStringLiteral("after the master name only a database number may follow"));
+    } else if (scheme == QLatin1String("redis+cluster")) {
+        result.topology = Topology::Cluster;
+        if (!readSeeds(QStringLiteral("node"), 6379, &why))
+            return fail(why);
+        if (!path.isEmpty() && path != QLatin1String("/"))
+            return fail(QStringLiteral("a cluster has no database number or path"));
     } else if (scheme == QLatin1String("unix")) {
-        if (url.path().isEmpty())
+        if (path.isEmpty())
             return fail(QStringLiteral("the socket path is missing"));
         result.transport = Transport::Unix;
-        result.socketPath = url.path();
+        result.socketPath = path;
     } else if (scheme == QLatin1String("rediss")) {
         *error = QStringLiteral("rediss:// (TLS) is not supported by this build; use redis:// on a "
                                 "trusted network or unix://");
@@ -72,6 +122,8 @@ bool Endpoint::parse(const QUrl &url, Endpoint *endpoint, QString *error)
     if (query.hasQueryItem(QStringLiteral("db"))
         && !parseDb(query.queryItemValue(QStringLiteral("db")), &result.db))
         return fail(QStringLiteral("db must be a non-negative number"));
+    if (result.topology == Topology::Cluster && result.db != 0)
+        return fail(QStringLiteral("a cluster has only database 0"));
     if (!result.user.isEmpty() && result.password.isEmpty())
         return fail(QStringLiteral("a user name needs a password"));
 
@@ -79,11 +131,38 @@ bool Endpoint::parse(const QUrl &url, Endpoint *endpoint, QString *error)
     return true;
 }
 
+Endpoint Endpoint::server(const Address &address) const
+{
+    Endpoint result;
+    result.host = address.host;
+    result.port = address.port;
+    result.user = user;
+    result.password = password;
+    result.db = db;
+    return result;
+}
+
+QString Endpoint::Address::toString() const
+{
+    if (host.contains(QLatin1Char(':')))
+        return QStringLiteral("[%1]:%2").arg(host).arg(port);
+    return host + QLatin1Char(':') + QString::number(port);
+}
+
 QString Endpoint::displayName() const
 {
+    switch (topology) {
+    case Topology::Sentinel:
+        return QStringLiteral("master '%1' (Sentinel at %2)")
+            .arg(masterName, seeds.value(0).toString());
+    case Topology::Cluster:
+        return QStringLiteral("cluster at %1").arg(seeds.value(0).toString());
+    case Topology::Server:
+        break;
+    }
     if (transport == Transport::Unix)
         return socketPath;
-    return host + QLatin1Char(':') + QString::number(port);
+    return Address { host, port }.toString();
 }
 
 } // namespace DistributedPromiseRedis

@@ -6,6 +6,7 @@
 #include <QHostAddress>
 #include <QLocalSocket>
 #include <QProcess>
+#include <QRandomGenerator>
 #include <QStandardPaths>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -29,6 +30,10 @@ constexpr int kLogLines = 200;
 constexpr int kLogTailLines = 20;
 // sockaddr_un::sun_path is 108 bytes on Linux, including the terminating NUL.
 constexpr int kMaxSocketPathLength = 107;
+// A cluster node also listens on port + 10000 (its cluster bus), so its port must be <= 55535.
+constexpr int kClusterBusOffset = 10000;
+constexpr int kMaxClusterPort = 65535 - kClusterBusOffset;
+constexpr int kClusterPortAttempts = 100;
 
 QString missingServerMessage()
 {
@@ -43,6 +48,14 @@ quint16 pickFreePort()
     const quint16 port = probe.serverPort();
     probe.close();
     return port;
+}
+
+bool canListen(int port)
+{
+    if (port <= 0 || port > 65535)
+        return false;
+    QTcpServer probe;
+    return probe.listen(QHostAddress::LocalHost, quint16(port));
 }
 
 // The scheduler state letter of a process from /proc/<pid>/stat ('R', 'S', 'T', 'Z', ...),
@@ -111,6 +124,58 @@ RedisServer::~RedisServer()
     m_dir.reset(); // removes the directory and everything in it
 }
 
+void RedisServer::setConfigFile(const QString &fileName, const QByteArray &contents)
+{
+    m_configFileName = fileName;
+    m_configFileContents = contents;
+}
+
+QString RedisServer::configFilePath() const
+{
+    if (!m_dir || m_configFileName.isEmpty())
+        return {};
+    return QDir(m_dir->path()).absoluteFilePath(m_configFileName);
+}
+
+void RedisServer::setSentinelMode(bool sentinel) { m_sentinel = sentinel; }
+
+bool RedisServer::isSentinelMode() const { return m_sentinel; }
+
+void RedisServer::setReserveClusterBusPort(bool reserve) { m_reserveClusterBusPort = reserve; }
+
+quint16 RedisServer::pickPort() const
+{
+    if (!m_reserveClusterBusPort)
+        return pickFreePort();
+    // Prefer the kernel's choice (it avoids ports in use); if its ephemeral range lies above
+    // 55535, fall back to random ports below that.
+    for (int i = 0; i < kClusterPortAttempts; ++i) {
+        int port = i < kClusterPortAttempts / 2
+            ? pickFreePort()
+            : QRandomGenerator::global()->bounded(20000, kMaxClusterPort + 1);
+        if (port == 0)
+            return 0;
+        if (port <= kMaxClusterPort && canListen(port) && canListen(port + kClusterBusOffset))
+            return quint16(port);
+    }
+    return 0;
+}
+
+bool RedisServer::writeConfigFile()
+{
+    if (m_configFileName.isEmpty())
+        return true;
+    QFile file(configFilePath());
+    if (file.exists())
+        return true;
+    if (!file.open(QIODevice::WriteOnly) || file.write(m_configFileContents) < 0 || !file.flush()) {
+        m_error = QStringLiteral("RedisServer: cannot write %1: %2")
+                      .arg(file.fileName(), file.errorString());
+        return false;
+    }
+    return true;
+}
+
 bool RedisServer::start()
 {
     if (isRunning())
@@ -120,6 +185,11 @@ bool RedisServer::start()
     m_program = QStandardPaths::findExecutable(QStringLiteral("redis-server"));
     if (m_program.isEmpty()) {
         m_error = missingServerMessage();
+        return false;
+    }
+    if (m_sentinel && (m_transport != Transport::Tcp || m_configFileName.isEmpty())) {
+        m_error = QStringLiteral("RedisServer: a sentinel needs the Tcp transport and a "
+                                 "configuration file (setConfigFile())");
         return false;
     }
 
@@ -140,6 +210,8 @@ bool RedisServer::start()
         if (m_transport == Transport::Unix)
             m_socketPath = QDir(m_dir->path()).absoluteFilePath(QStringLiteral("redis.sock"));
     }
+    if (!writeConfigFile())
+        return false;
 
     if (m_transport == Transport::Unix)
         return launch() == Attempt::Started;
@@ -166,9 +238,14 @@ bool RedisServer::start()
     // redis's bind, so try a few.
     Attempt attempt = Attempt::Failed;
     for (int i = 0; i < kStartAttempts; ++i) {
-        m_port = pickFreePort();
+        m_port = pickPort();
         if (m_port == 0) {
-            m_error = QStringLiteral("RedisServer: cannot find a free TCP port on 127.0.0.1");
+            m_error = m_reserveClusterBusPort
+                ? QStringLiteral("RedisServer: cannot find a free TCP port <= %1 on 127.0.0.1 "
+                                 "whose cluster bus port (+%2) is free too")
+                      .arg(kMaxClusterPort)
+                      .arg(kClusterBusOffset)
+                : QStringLiteral("RedisServer: cannot find a free TCP port on 127.0.0.1");
             return false;
         }
         attempt = launch();
@@ -193,6 +270,11 @@ RedisServer::Attempt RedisServer::launch()
     m_log.clear();
 
     QStringList args;
+    // redis-server wants the configuration file first; --sentinel may follow it.
+    if (!m_configFileName.isEmpty())
+        args << configFilePath();
+    if (m_sentinel)
+        args << QStringLiteral("--sentinel");
     if (m_transport == Transport::Tcp) {
         args << QStringLiteral("--port") << QString::number(m_port);
     } else {
@@ -248,7 +330,8 @@ RedisServer::Attempt RedisServer::launch()
 bool RedisServer::waitUntilReady()
 {
     const QDeadlineTimer deadline(kTimeoutMs);
-    while (!m_sawReady) {
+    // A sentinel logs no "ready" line; for it PING alone tells.
+    while (!m_sawReady && !m_sentinel) {
         if (m_process->state() == QProcess::NotRunning) {
             m_process->waitForFinished(0);
             drainOutput();
@@ -267,11 +350,21 @@ bool RedisServer::waitUntilReady()
     }
     // The log line says the listeners are up; make sure a client really gets an answer.
     while (!pingOnce(int(qMax<qint64>(qMin<qint64>(deadline.remainingTime(), 1000), 1)))) {
-        if (deadline.hasExpired() || m_process->state() == QProcess::NotRunning) {
+        if (m_process->state() == QProcess::NotRunning) {
+            m_process->waitForFinished(0);
+            drainOutput();
+            setFailure(QStringLiteral("redis-server exited during start-up (exit code %1)")
+                           .arg(m_process->exitCode()));
+            return false;
+        }
+        if (deadline.hasExpired()) {
             setFailure(
                 QStringLiteral("redis-server does not answer PING at %1").arg(url().toString()));
             return false;
         }
+        // Not listening yet (a starting sentinel): wait a little, reading its log meanwhile.
+        m_process->waitForReadyRead(int(qMin<qint64>(deadline.remainingTime(), 20)));
+        drainOutput();
     }
     return true;
 }
@@ -441,6 +534,14 @@ QByteArray RedisServer::cli(const QStringList &args) const
     return process.readAllStandardOutput().trimmed();
 }
 
-QByteArrayList RedisServer::recentLog() const { return m_log; }
+QByteArrayList RedisServer::recentLog() const
+{
+    // Without an event loop the log waits in the pipe; read what is there (readyRead drains it
+    // into m_log), a bounded number of times in case the server keeps printing.
+    if (m_process && m_process->state() != QProcess::NotRunning) {
+        for (int i = 0; i < 100 && m_process->waitForReadyRead(0); ++i) { }
+    }
+    return m_log;
+}
 
 } // namespace DistributedPromiseTest

@@ -43,6 +43,30 @@ public:
     RedisServer(const RedisServer &) = delete;
     RedisServer &operator=(const RedisServer &) = delete;
 
+    /*! Call before the first start(): \a contents is written to \a fileName (a plain name) in
+        dir() when the directory is created, and redis-server reads that file as its
+        configuration (the first argument; our command-line options and extraArgs still win). The
+        file is written only if it does not exist yet, so whatever the server rewrites into it (a
+        sentinel's state, CONFIG REWRITE) survives restart(). */
+    void setConfigFile(const QString &fileName, const QByteArray &contents);
+    /*! The absolute path of the setConfigFile() file; empty without one or before the first
+        start(). */
+    QString configFilePath() const;
+
+    /*! Call before start(): run as a Redis Sentinel, `redis-server <config file> --sentinel`
+        (Tcp only). A sentinel keeps its state in its configuration file, so setConfigFile() is
+        required; the file holds the `sentinel monitor` lines. As a sentinel logs no "ready" line,
+        start() waits until it answers PING. */
+    void setSentinelMode(bool sentinel);
+    /*! Whether setSentinelMode(true) was called. */
+    bool isSentinelMode() const;
+
+    /*! Call before the first start() (Tcp only): pick a port no higher than 55535 whose
+        port + 10000 is free as well, because a cluster node (extraArgs
+        {"--cluster-enabled", "yes", ...}) also listens there, on its cluster bus. A start() that
+        finds either port taken tries another pair. */
+    void setReserveClusterBusPort(bool reserve);
+
     /*! Starts the server and waits until it answers PING. Returns false, with errorString(), on
         failure; a missing redis-server says so. Starting a running server is a no-op. */
     bool start();
@@ -81,7 +105,8 @@ public:
         redis-cli missing, timeout) give an empty result and a qWarning() with the details. */
     QByteArray cli(const QStringList &args) const;
 
-    /*! The last lines the server printed (its log goes to stdout). */
+    /*! The last lines the server printed (its log goes to stdout), including what it printed
+        since the event loop last ran. */
     QByteArrayList recentLog() const;
 
 private:
@@ -95,8 +120,15 @@ private:
     void setFailure(const QString &what);
     QString logTail() const;
 
+    quint16 pickPort() const;
+    bool writeConfigFile();
+
     Transport m_transport;
     QStringList m_extraArgs;
+    QString m_configFileName;
+    QByteArray m_configFileContents;
+    bool m_sentinel = false;
+    bool m_reserveClusterBusPort = false;
     std::unique_ptr<QTemporaryDir> m_dir;
     std::unique_ptr<QProcess> m_process;
     QString m_program;

@@ -1,23 +1,27 @@
 #include "redisserver.h"
 
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QLocalSocket>
 #include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
+
 using DistributedPromiseTest::RedisServer;
 
 namespace {
 
-QStringList words(const char *a, const char *b = nullptr, const char *c = nullptr)
+QStringList words(
+    const char *a, const char *b = nullptr, const char *c = nullptr, const char *d = nullptr)
 {
     QStringList list { QString::fromLatin1(a) };
-    if (b)
-        list << QString::fromLatin1(b);
-    if (c)
-        list << QString::fromLatin1(c);
+    for (const char *word : { b, c, d }) {
+        if (word)
+            list << QString::fromLatin1(word);
+    }
     return list;
 }
 
@@ -37,6 +41,11 @@ private Q_SLOTS:
     void extraArgs();
     void destructorCleansUp();
     void missingRedisServer();
+    void configFile();
+    void sentinelMode();
+    void sentinelNeedsConfigFile();
+    void clusterBusPort();
+    void recentLogWithoutEventLoop();
 };
 
 void tst_RedisServer::startTcp()
@@ -214,6 +223,101 @@ void tst_RedisServer::missingRedisServer()
     QVERIFY(!redis.isRunning());
     QCOMPARE(redis.errorString(),
         QStringLiteral("redis-server not found on PATH; install it (scripts/install-deps.sh)"));
+}
+
+void tst_RedisServer::configFile()
+{
+    // The file is read, and the command line (extraArgs) wins over it.
+    RedisServer redis(
+        RedisServer::Transport::Tcp, { QStringLiteral("--maxmemory"), QStringLiteral("2mb") });
+    redis.setConfigFile(QStringLiteral("redis.conf"),
+        QByteArrayLiteral("maxmemory-policy allkeys-lru\nmaxmemory 1mb\n"));
+    QVERIFY(redis.configFilePath().isEmpty());
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    QCOMPARE(redis.configFilePath(), redis.dir() + QStringLiteral("/redis.conf"));
+    QVERIFY(QFileInfo::exists(redis.configFilePath()));
+    QCOMPARE(redis.cli(words("CONFIG", "GET", "maxmemory-policy")),
+        QByteArrayLiteral("maxmemory-policy\nallkeys-lru"));
+    QCOMPARE(
+        redis.cli(words("CONFIG", "GET", "maxmemory")), QByteArrayLiteral("maxmemory\n2097152"));
+
+    // What the server writes into its file survives a restart.
+    QCOMPARE(redis.cli(words("CONFIG", "SET", "maxmemory-policy", "volatile-ttl")),
+        QByteArrayLiteral("OK"));
+    QCOMPARE(redis.cli(words("CONFIG", "REWRITE")), QByteArrayLiteral("OK"));
+    QVERIFY2(redis.restart(), qPrintable(redis.errorString()));
+    QCOMPARE(redis.cli(words("CONFIG", "GET", "maxmemory-policy")),
+        QByteArrayLiteral("maxmemory-policy\nvolatile-ttl"));
+}
+
+void tst_RedisServer::sentinelMode()
+{
+    RedisServer master;
+    QVERIFY2(master.start(), qPrintable(master.errorString()));
+
+    RedisServer sentinel;
+    sentinel.setSentinelMode(true);
+    QVERIFY(sentinel.isSentinelMode());
+    sentinel.setConfigFile(QStringLiteral("sentinel.conf"),
+        "sentinel monitor dpmaster 127.0.0.1 " + QByteArray::number(master.port()) + " 1\n");
+    QVERIFY2(sentinel.start(), qPrintable(sentinel.errorString()));
+    QVERIFY(sentinel.port() > 0);
+    QCOMPARE(sentinel.cli(words("PING")), QByteArrayLiteral("PONG"));
+    QCOMPARE(sentinel.cli(words("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "dpmaster")),
+        "127.0.0.1\n" + QByteArray::number(master.port()));
+
+    // The sentinel keeps its state (its id) in the file, which survives a restart.
+    const QByteArray id = sentinel.cli(words("SENTINEL", "MYID"));
+    QCOMPARE(id.size(), 40);
+    QFile file(sentinel.configFilePath());
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QVERIFY(file.readAll().contains(QByteArray("sentinel myid " + id)));
+    sentinel.kill();
+    QVERIFY2(sentinel.restart(), qPrintable(sentinel.errorString()));
+    QCOMPARE(sentinel.cli(words("SENTINEL", "MYID")), id);
+}
+
+void tst_RedisServer::sentinelNeedsConfigFile()
+{
+    RedisServer sentinel;
+    sentinel.setSentinelMode(true);
+    QVERIFY(!sentinel.start());
+    QVERIFY(sentinel.errorString().contains(QStringLiteral("setConfigFile")));
+}
+
+void tst_RedisServer::clusterBusPort()
+{
+    RedisServer node(RedisServer::Transport::Tcp,
+        { QStringLiteral("--cluster-enabled"), QStringLiteral("yes"),
+            QStringLiteral("--cluster-config-file"), QStringLiteral("nodes.conf") });
+    node.setReserveClusterBusPort(true);
+    QVERIFY2(node.start(), qPrintable(node.errorString()));
+    const quint16 port = node.port();
+    QVERIFY(port <= 55535);
+    {
+        QTcpSocket bus;
+        bus.connectToHost(QHostAddress::LocalHost, port + 10000);
+        QVERIFY(bus.waitForConnected(5000));
+    }
+    // The directory, and with it nodes.conf and the node's identity, survives a restart.
+    const QByteArray id = node.cli(words("CLUSTER", "MYID"));
+    QCOMPARE(id.size(), 40);
+    QVERIFY(QFileInfo::exists(node.dir() + QStringLiteral("/nodes.conf")));
+    node.kill();
+    QVERIFY2(node.restart(), qPrintable(node.errorString()));
+    QCOMPARE(node.port(), port);
+    QCOMPARE(node.cli(words("CLUSTER", "MYID")), id);
+}
+
+void tst_RedisServer::recentLogWithoutEventLoop()
+{
+    RedisServer redis;
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    QCOMPARE(redis.cli(words("SAVE")), QByteArrayLiteral("OK"));
+    // No event loop ran since; recentLog() reads the pipe itself.
+    const QByteArrayList log = redis.recentLog();
+    QVERIFY(std::any_of(log.cbegin(), log.cend(),
+        [](const QByteArray &line) { return line.contains("DB saved on disk"); }));
 }
 
 QTEST_GUILESS_MAIN(tst_RedisServer)

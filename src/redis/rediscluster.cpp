@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: MIT
+#include "rediscluster_p.h"
+
+#include "logging_p.h"
+
+#include <array>
+
+namespace DistributedPromiseRedis {
+
+namespace {
+// TRYAGAIN (a multi-key command while its slot is half migrated): wait this long before retrying.
+constexpr std::chrono::milliseconds tryAgainDelay(20);
+
+// CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0, as Redis Cluster uses it.
+constexpr std::array<quint16, 256> makeCrc16Table()
+{
+    std::array<quint16, 256> table {};
+    for (int byte = 0; byte < 256; ++byte) {
+        quint16 crc = quint16(byte << 8);
+        for (int bit = 0; bit < 8; ++bit)
+            crc = (crc & 0x8000) ? quint16((crc << 1) ^ 0x1021) : quint16(crc << 1);
+        table[size_t(byte)] = crc;
+    }
+    return table;
+}
+constexpr std::array<quint16, 256> crc16Table = makeCrc16Table();
+
+quint16 crc16(const char *data, qsizetype size)
+{
+    quint16 crc = 0;
+    for (qsizetype i = 0; i < size; ++i)
+        crc = quint16((crc << 8) ^ crc16Table[((crc >> 8) ^ quint8(data[i])) & 0xff]);
+    return crc;
+}
+
+// The key a command is routed by: the first key of EVAL/EVALSHA, else the first argument.
+// A null result means the command has no key (any node may run it).
+QByteArray routingKey(const QList<QByteArray> &args)
+{
+    if (args.size() < 2)
+        return {};
+    const QByteArray &name = args.constFirst();
+    if (name.compare("EVALSHA", Qt::CaseInsensitive) == 0
+        || name.compare("EVAL", Qt::CaseInsensitive) == 0) {
+        if (args.size() < 4 || args.at(2) == "0")
+            return {};
+        return args.at(3);
+    }
+    return args.at(1);
+}
+
+// "host:port" from MOVED/ASK (the host may be an IPv6 address, or empty for "the same host").
+bool parseNodeAddress(const QByteArray &text, const QString &sameHost, Endpoint::Address *address)
+{
+    const qsizetype colon = text.lastIndexOf(':');
+    if (colon < 0)
+        return false;
+    bool ok = false;
+    const uint port = text.mid(colon + 1).toUInt(&ok);
+    if (!ok || port == 0 || port > 65535)
+        return false;
+    address->host = colon == 0 ? sameHost : QString::fromUtf8(text.left(colon));
+    address->port = quint16(port);
+    return true;
+}
+} // namespace
+
+struct ClusterClient::Node
+{
+    Endpoint::Address address;
+    std::unique_ptr<Connection> connection;
+    bool everConnected = false;
+    bool serving = false; // owns at least one slot in the current map
+};
+
+ClusterClient::ClusterClient(
+    const Endpoint &endpoint, const ConnectionOptions &options, QObject *parent)
+    : Client(endpoint, options, parent)
+    , m_slots(slotCount, nullptr)
+    , m_refreshBackoff(options.reconnectMin)
+{
+    m_refreshTimer.setSingleShot(true);
+    connect(&m_refreshTimer, &QTimer::timeout, this, &ClusterClient::refreshSlots);
+    m_retryTimer.setSingleShot(true);
+    connect(&m_retryTimer, &QTimer::timeout, this, &ClusterClient::runRetries);
+    connect(&commands(), &Connection::disconnected, this, &ClusterClient::moveControl);
+    connect(&subscriber(), &Connection::disconnected, this, &ClusterClient::moveSubscriber);
+}
+
+ClusterClient::~ClusterClient()
+{
+    m_destroying = true;
+    const Reply failure = Reply::failure(DistributedPromiseError::Cancelled,
+        QStringLiteral("Redis at %1: the Redis client was destroyed").arg(displayName()));
+    for (Retry &retry : std::exchange(m_retries, {}))
+        retry.callback(failure);
+    // The nodes' pending commands fail now; their callbacks see m_destroying.
+    m_byAddress.clear();
+    m_nodes.clear();
+}
+
+void ClusterClient::open()
+{
+    Client::open();
+    for (const auto &node : m_nodes)
+        node->connection->open();
+    refreshSlots();
+}
+
+void ClusterClient::close()
+{
+    m_refreshTimer.stop();
+    for (const auto &node : m_nodes)
+        node->connection->close();
+    Client::close();
+    const Reply failure = Reply::failure(DistributedPromiseError::Cancelled,
+        QStringLiteral("Redis at %1: the connection was closed").arg(displayName()));
+    for (Retry &retry : std::exchange(m_retries, {}))
+        retry.callback(failure);
+}
+
+bool ClusterClient::isConnected() const
+{
+    if (!isReady())
+        return false;
+    for (const auto &node : m_nodes) {
+        if (node->serving && !node->connection->isConnected())
+            return false;
+    }
+    return true;
+}
+
+int ClusterClient::slotOf(const QByteArray &key)
+{
+    // Only the part between the first '{' and the next '}' counts, when it is not empty.
+    const qsizetype open = key.indexOf('{');
+    if (open >= 0) {
+        const qsizetype close = key.indexOf('}', open + 1);
+        if (close > open + 1)
+            return crc16(key.constData() + open + 1, close - open - 1) & (slotCount - 1);
+    }
+    return crc16(key.constData(), key.size()) & (slotCount - 1);
+}
+
+QString ClusterClient::nodeFor(int slot) const
+{
+    const Node *node = slot >= 0 && slot < slotCount ? m_slots[size_t(slot)] : nullptr;
+    return node ? node->address.toString() : QString();
+}
+
+void ClusterClient::command(const QList<QByteArray> &args, Callback callback)
+{
+    if (waitForReady(args, callback))
+        return;
+    route(args, std::move(callback), 0);
+}
+
+ClusterClient::Node *ClusterClient::node(const Endpoint::Address &address)
+{
+    const QString name = address.toString();
+    if (Node *known = m_byAddress.value(name))
+        return known;
+    auto owned = std::make_unique<Node>();
+    Node *node = owned.get();
+    node->address = address;
+    node->connection = std::make_unique<Connection>(
+        endpoint().server(address), Connection::Mode::Commands, options());
+    connect(node->connection.get(), &Connection::connected, this, [this, node] {
+        // The first connect of a node is part of reading the map; later ones are reconnects,
+        // after which waiters re-check what they missed.
+        if (std::exchange(node->everConnected, true))
+            Q_EMIT connected();
+    });
+    connect(node->connection.get(), &Connection::disconnected, this, [this](const QString &why) {
+        Q_EMIT disconnected(why);
+        refreshSlots(); // the node may have failed over, or lost its slots
+    });
+    m_byAddress.insert(name, node);
+    m_nodes.push_back(std::move(owned));
+    node->connection->open();
+    return node;
+}
+
+void ClusterClient::route(const QList<QByteArray> &args, Callback callback, int redirections)
+{
+    const QByteArray key = routingKey(args);
+    Node *target = nullptr;
+    if (!key.isNull()) {
+        target = m_slots[size_t(slotOf(key))];
+    } else {
+        for (const auto &node : m_nodes) {
+            if (node->serving) {
+                target = node.get();
+                break;
+            }
+        }
+    }
+    if (target) {
+        send(target, args, std::move(callback), redirections, false);
+        return;
+    }
+    // No node serves the slot in the map we have; a fresh map may know one.
+    refreshSlots();
+    retryLater(args, std::move(callback), redirections + 1);
+}
+
+void ClusterClient::send(
+    Node *target, const QList<QByteArray> &args, Callback callback, int redirections, bool asking)
+{
+    if (asking)
+        target->connection->command({ QByteArrayLiteral("ASKING") }, [](const Reply &) {});
+    target->connection->command(args,
+        [this, args, callback = std::move(callback), redirections](const Reply &reply) mutable {
+            if (m_destroying || !reply.isAnyError()) {
+                callback(reply);
+                return;
+            }
+            if (reply.isFailure()) {
+                refreshSlots();
+                callback(reply);
+                return;
+            }
+            const QByteArray &text = reply.string;
+            const bool moved = text.startsWith("MOVED ");
+            const bool ask = text.startsWith("ASK ");
+            if ((moved || ask) && redirections < maxRedirections) {
+                // "MOVED <slot> <host>:<port>" / "ASK <slot> <host>:<port>"
+                const QByteArrayList parts = text.split(' ');
+                bool ok = false;
+                const int slot = parts.value(1).toInt(&ok);
+                Endpoint::Address address;
+                if (parts.size() == 3 && ok && slot >= 0 && slot < slotCount
+                    && parseNodeAddress(parts.at(2), commands().endpoint().host, &address)) {
+                    Node *to = node(address);
+                    if (moved) {
+                        m_slots[size_t(slot)] = to;
+                        to->serving = true;
+                        refreshSlots();
+                    }
+                    send(to, args, std::move(callback), redirections + 1, ask);
+                    return;
+                }
+            }
+            if (text.startsWith("TRYAGAIN") && redirections < maxRedirections) {
+                retryLater(args, std::move(callback), redirections + 1);
+                return;
+            }
+            if (text.startsWith("CLUSTERDOWN")) {
+                // The cluster cannot serve the slot now: the same as Redis being unreachable.
+                refreshSlots();
+                callback(Reply::failure(DistributedPromiseError::ConnectionFailed,
+                    QStringLiteral("Redis at %1: %2").arg(displayName(), QString::fromUtf8(text))));
+                return;
+            }
+            callback(reply);
+        });
+}
+
+void ClusterClient::retryLater(const QList<QByteArray> &args, Callback callback, int redirections)
+{
+    m_retries.push_back({ args, std::move(callback), redirections });
+    if (!m_retryTimer.isActive())
+        m_retryTimer.start(tryAgainDelay);
+}
+
+void ClusterClient::runRetries()
+{
+    for (Retry &retry : std::exchange(m_retries, {})) {
+        if (retry.redirections > maxRedirections) {
+            retry.callback(Reply::failure(DistributedPromiseError::ConnectionFailed,
+                QStringLiteral("Redis at %1: no node serves the slot of '%2'")
+                    .arg(displayName(), QString::fromUtf8(routingKey(retry.args)))));
+            continue;
+        }
+        route(retry.args, std::move(retry.callback), retry.redirections);
+    }
+}
+
+void ClusterClient::refreshSlots()
+{
+    if (m_destroying)
+        return;
+    if (m_refreshing) {
+        m_refreshAgain = true;
+        return;
+    }
+    m_refreshing = true;
+    m_refreshTimer.stop();
+    commands().command(
+        { QByteArrayLiteral("CLUSTER"), QByteArrayLiteral("SLOTS") }, [this](const Reply &reply) {
+            if (m_destroying)
+                return;
+            m_refreshing = false;
+            onSlots(reply);
+        });
+}
+
+void ClusterClient::onSlots(const Reply &reply)
+{
+    // [[start, end, [host, port, id, ...], replica...], ...]
+    std::vector<Node *> slots(slotCount, nullptr);
+    bool valid = reply.isArray() && !reply.elements.isEmpty();
+    for (const Reply &range : reply.elements) {
+        if (!valid)
+            break;
+        const Reply master = range.elements.value(2);
+        const qint64 first = range.elements.value(0).integer;
+        const qint64 last = range.elements.value(1).integer;
+        Endpoint::Address address { QString::fromUtf8(master.elements.value(0).string),
+            quint16(master.elements.value(1).integer) };
+        if (address.host.isEmpty() || address.host == QLatin1String("?"))
+            address.host = commands().endpoint().host;
+        valid = range.isArray() && master.isArray() && first >= 0 && last < slotCount
+            && first <= last && address.port != 0;
+        if (valid)
+            std::fill(slots.begin() + first, slots.begin() + last + 1, node(address));
+    }
+    if (!valid) {
+        const QString why = reply.isAnyError() ? QString::fromUtf8(reply.string)
+                                               : QStringLiteral("an empty or unreadable slot map");
+        qCDebug(lcDistributedPromise).noquote()
+            << "CLUSTER SLOTS from" << commands().endpoint().displayName() << "failed:" << why;
+        if (reply.isError())
+            moveControl(); // e.g. "ERR This instance has cluster support disabled"
+        m_refreshTimer.start(m_refreshBackoff);
+        m_refreshBackoff = std::min(m_refreshBackoff * 2, options().reconnectMax);
+        return;
+    }
+    m_refreshBackoff = options().reconnectMin;
+    for (const auto &node : m_nodes)
+        node->serving = false;
+    for (Node *node : slots) {
+        if (node)
+            node->serving = true;
+    }
+    m_slots.swap(slots);
+    if (!isReady()) {
+        setReady();
+        Q_EMIT connected();
+    }
+    if (std::exchange(m_refreshAgain, false))
+        refreshSlots();
+}
+
+QList<Endpoint::Address> ClusterClient::knownAddresses() const
+{
+    QList<Endpoint::Address> addresses = endpoint().seeds;
+    for (const auto &node : m_nodes) {
+        if (!addresses.contains(node->address))
+            addresses.append(node->address);
+    }
+    return addresses;
+}
+
+void ClusterClient::moveControl()
+{
+    // The map is read from any node; try the next one we know.
+    const QList<Endpoint::Address> addresses = knownAddresses();
+    m_nextAddress = (m_nextAddress + 1) % int(addresses.size());
+    commands().retarget(endpoint().server(addresses.at(m_nextAddress)));
+}
+
+void ClusterClient::moveSubscriber()
+{
+    // Any node hears every PUBLISH; pick the next one we know.
+    const QList<Endpoint::Address> addresses = knownAddresses();
+    const int current = int(addresses.indexOf(
+        Endpoint::Address { subscriber().endpoint().host, subscriber().endpoint().port }));
+    subscriber().retarget(endpoint().server(addresses.at((current + 1) % int(addresses.size()))));
+}
+
+} // namespace DistributedPromiseRedis
