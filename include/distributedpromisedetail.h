@@ -54,6 +54,8 @@ class DISTRIBUTEDPROMISE_EXPORT Waiter
 public:
     virtual ~Waiter();
     virtual void resolve(const QJsonValue &value) = 0;
+    /*! resolve(QJsonValue(text)), without the QJsonValue where the result is a QString. */
+    virtual void resolveString(const QString &text);
     virtual void fail(const DistributedPromiseError &error) = 0;
     virtual bool isCanceled() const = 0;
 };
@@ -90,6 +92,15 @@ public:
             finish();
         }
     }
+    void resolveString(const QString &text) override
+    {
+        if constexpr (std::is_same_v<T, QString>) {
+            m_promise.addResult(text);
+            finish();
+        } else {
+            resolve(QJsonValue(text));
+        }
+    }
     void fail(const DistributedPromiseError &error) override
     {
         m_promise.setException(error);
@@ -114,6 +125,8 @@ struct CoreHandle;
 struct DISTRIBUTEDPROMISE_EXPORT Registration
 {
     QString key;
+    /*! key and the wrapper's keySeparator in UTF-8: where every identity of this work starts. */
+    QByteArray identityPrefix;
     std::optional<std::chrono::milliseconds> timeout;
     Runner run;
     std::shared_ptr<CoreHandle> core;

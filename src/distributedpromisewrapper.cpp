@@ -13,6 +13,8 @@ namespace DistributedPromiseDetail {
 
 Waiter::~Waiter() = default;
 
+void Waiter::resolveString(const QString &text) { resolve(QJsonValue(text)); }
+
 void throwDecodeError(const char *expected, const QJsonValue &got)
 {
     throw DistributedPromiseError(DistributedPromiseError::DecodeFailed,
@@ -115,6 +117,7 @@ std::shared_ptr<DistributedPromiseDetail::Registration> DistributedPromiseWrappe
     Q_D(DistributedPromiseWrapper);
     auto registration = std::make_shared<DistributedPromiseDetail::Registration>();
     registration->key = options.key;
+    registration->identityPrefix = options.key.toUtf8() + d->config.keySeparator.toUtf8();
     registration->timeout = options.timeout;
     registration->run = std::move(run);
     registration->core = d->handle;

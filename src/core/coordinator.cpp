@@ -71,14 +71,16 @@ Coordinator::Coordinator(
     options.connectTimeout = config.connectTimeout;
     options.commandTimeout = config.commandTimeout;
     options.scripts = { m_acquire.source, m_renew.source, m_finish.source, m_discard.source };
-    m_client = std::make_unique<DistributedPromiseRedis::Client>(endpoint, options);
+    if (endpoint.topology == DistributedPromiseRedis::Endpoint::Topology::Cluster)
+        m_publish = QByteArrayLiteral("SPUBLISH"); // waiters listen on shard channels
+    m_client = DistributedPromiseRedis::Client::create(endpoint, options);
     connect(m_client.get(), &DistributedPromiseRedis::Client::connected, this, [this] {
         if (m_everConnected)
             ++m_stats.reconnects;
         m_everConnected = true;
         if (m_outageWarned)
             qCInfo(lcDistributedPromise).noquote()
-                << "Redis at" << m_client->commands().endpoint().displayName() << "is back";
+                << "Redis at" << m_client->displayName() << "is back";
         m_outageWarned = false;
         Q_EMIT connectedChanged(true);
         recheckWaiters();
@@ -97,6 +99,7 @@ Coordinator::~Coordinator()
     // Flights first, while the client is alive, then the client: its pending callbacks then find
     // no flight to act on.
     const auto flights = std::exchange(m_flights, {});
+    m_byId.clear();
     m_byChannel.clear();
     const DistributedPromiseError error(DistributedPromiseError::Cancelled,
         QStringLiteral("the DistributedPromiseWrapper was destroyed "
@@ -114,9 +117,8 @@ Coordinator::~Coordinator()
 template<typename F>
 auto Coordinator::guarded(Flight *flight, F handler)
 {
-    return [this, identity = flight->identity, id = flight->id, handler = std::move(handler)](
-               const Reply &reply) {
-        if (Flight *current = find(identity, id))
+    return [this, id = flight->id, handler = std::move(handler)](const Reply &reply) {
+        if (Flight *current = find(id))
             handler(current, reply);
     };
 }
@@ -124,22 +126,13 @@ auto Coordinator::guarded(Flight *flight, F handler)
 std::unique_ptr<QTimer> Coordinator::flightTimer(
     Flight *flight, void (Coordinator::*action)(Flight *), bool singleShot)
 {
-    // Acts on the flight only while it is still the same one (flights end and identities return).
+    // The flight owns the timer, and take() stops or destroys it: it only fires in flight.
     auto timer = std::make_unique<QTimer>();
     timer->setSingleShot(singleShot);
     timer->setTimerType(Qt::PreciseTimer);
-    connect(timer.get(), &QTimer::timeout, this,
-        [this, action, identity = flight->identity, id = flight->id] {
-            if (Flight *current = find(identity, id))
-                (this->*action)(current);
-        });
+    connect(
+        timer.get(), &QTimer::timeout, this, [this, action, flight] { (this->*action)(flight); });
     return timer;
-}
-
-Coordinator::Flight *Coordinator::find(const QByteArray &identity, quint64 id) const
-{
-    Flight *flight = m_flights.value(identity);
-    return flight && flight->id == id ? flight : nullptr;
 }
 
 void Coordinator::call(const std::shared_ptr<Registration> &registration, const QJsonArray &args,
@@ -157,28 +150,36 @@ void Coordinator::call(const std::shared_ptr<Registration> &registration, const 
     if (registration->key.isEmpty())
         return reject(QStringLiteral("the wrap key is empty; give every wrapped work a "
                                      "non-empty key"));
-    const QByteArray arguments = DistributedPromiseProtocol::encodeArguments(args);
-    if (arguments.size() > m_config.maxValueBytes)
+    Q_ASSERT(registration->identityPrefix == registration->key.toUtf8() + m_separator);
+    qsizetype argumentsBytes = 0;
+    const QByteArray identity
+        = DistributedPromiseProtocol::identity(registration->identityPrefix, args, &argumentsBytes);
+    if (argumentsBytes > m_config.maxValueBytes)
         return reject(QStringLiteral("the arguments of '%1' take %2 bytes, more than maxValueBytes "
                                      "(%3); pass less or raise maxValueBytes")
                           .arg(registration->key)
-                          .arg(arguments.size())
+                          .arg(argumentsBytes)
                           .arg(m_config.maxValueBytes));
-    const QByteArray identity
-        = DistributedPromiseProtocol::identity(registration->key, m_separator, arguments);
     const std::chrono::milliseconds timeout = registration->timeout.value_or(m_config.timeout);
     if (Flight *flight = m_flights.value(identity)) {
         ++m_stats.coalesced;
         addCaller(flight, std::move(waiter), timeout);
         return;
     }
-    auto *flight = new Flight;
+    Flight *flight = nullptr;
+    if (m_spareFlights.empty()) {
+        flight = new Flight;
+    } else {
+        flight = m_spareFlights.back().release();
+        m_spareFlights.pop_back();
+    }
     flight->id = ++m_nextId;
     flight->identity = identity;
     flight->keys.data = m_keyNames.dataKey(identity);
     flight->registration = registration;
     flight->args = args;
     m_flights.insert(identity, flight);
+    m_byId.insert(flight->id, flight);
     addCaller(flight, std::move(waiter), timeout);
     if (m_config.ttl.count() > 0)
         checkCache(flight);
@@ -203,7 +204,8 @@ void Coordinator::armDeadline(Flight *flight)
     for (const Caller &caller : flight->callers)
         earliest = std::min(earliest, caller.deadline);
     if (earliest.isForever()) {
-        flight->deadlineTimer.reset();
+        if (flight->deadlineTimer)
+            flight->deadlineTimer->stop();
         return;
     }
     if (!flight->deadlineTimer) {
@@ -273,18 +275,18 @@ void Coordinator::sweepCancelled()
 qsizetype Coordinator::forEachFlight(
     std::initializer_list<Phase> phases, void (Coordinator::*action)(Flight *))
 {
-    QList<std::pair<QByteArray, quint64>> chosen;
+    QList<quint64> chosen;
     for (const Flight *flight : std::as_const(m_flights)) {
         if (std::find(phases.begin(), phases.end(), flight->phase) != phases.end())
-            chosen.append({ flight->identity, flight->id });
+            chosen.append(flight->id);
     }
     // Each flight is looked up again before its turn: an action may end other flights, or, through
     // a caller's continuation, destroy this wrapper.
     QPointer<Coordinator> self(this);
-    for (const auto &[identity, id] : std::as_const(chosen)) {
+    for (const quint64 id : std::as_const(chosen)) {
         if (!self)
             break;
-        if (Flight *flight = find(identity, id))
+        if (Flight *flight = find(id))
             (this->*action)(flight);
     }
     return chosen.size();
@@ -293,26 +295,39 @@ qsizetype Coordinator::forEachFlight(
 void Coordinator::checkCache(Flight *flight)
 {
     flight->phase = Phase::Checking;
-    m_client->command({ QByteArrayLiteral("GET"), flight->keys.data },
-        guarded(flight, [this](Flight *f, const Reply &reply) {
-            if (reply.isFailure())
-                return redisUnavailable(f, reply);
-            if (reply.isError())
-                return finish(f,
-                    Outcome::failure(
-                        DistributedPromiseError::RedisError, QString::fromUtf8(reply.string)));
-            if (reply.isString()) {
-                Outcome outcome;
-                if (DistributedPromiseProtocol::decodeEnvelope(reply.string, &outcome)
-                    && outcome.ok) {
-                    ++m_stats.hits;
-                    return finish(f, outcome);
-                }
-                discardCorrupt(f, reply.string);
-            }
-            ++m_stats.misses;
-            acquire(f);
-        }));
+    // One argument list serves every GET, and the callback is small enough for std::function to
+    // hold without an allocation: the hit path allocates as little as it can.
+    m_getArgs[1] = flight->keys.data;
+    m_client->command(m_getArgs, [this, id = flight->id](const Reply &reply) {
+        if (Flight *current = find(id))
+            onCacheReply(current, reply);
+    });
+    m_getArgs[1] = QByteArray();
+}
+
+void Coordinator::onCacheReply(Flight *flight, const Reply &reply)
+{
+    if (reply.isFailure())
+        return redisUnavailable(flight, reply);
+    if (reply.isError())
+        return finish(flight,
+            Outcome::failure(DistributedPromiseError::RedisError, QString::fromUtf8(reply.string)));
+    if (reply.isString()) {
+        // The usual hit, a plain string, reaches QString callers without a QJsonValue between.
+        QString text;
+        if (DistributedPromiseProtocol::decodePlainString(reply.string, &text)) {
+            ++m_stats.hits;
+            return settle(flight, [&text](Waiter &waiter) { waiter.resolveString(text); });
+        }
+        Outcome outcome;
+        if (DistributedPromiseProtocol::decodeEnvelope(reply.string, &outcome) && outcome.ok) {
+            ++m_stats.hits;
+            return finish(flight, outcome);
+        }
+        discardCorrupt(flight, reply.string);
+    }
+    ++m_stats.misses;
+    acquire(flight);
 }
 
 void Coordinator::acquire(Flight *flight)
@@ -460,16 +475,16 @@ void Coordinator::startWork(Flight *flight)
     // Run the work from the event loop, not from inside a Redis callback.
     QMetaObject::invokeMethod(
         this,
-        [this, identity = flight->identity, id = flight->id] {
-            Flight *current = find(identity, id);
+        [this, id = flight->id] {
+            Flight *current = find(id);
             if (!current)
                 return;
             const auto registration = current->registration;
             const QJsonArray args = current->args;
             QPointer<Coordinator> self(this);
-            registration->run(args, this, [self, identity, id](const Outcome &outcome) {
+            registration->run(args, this, [self, id](const Outcome &outcome) {
                 if (self)
-                    self->workDone(identity, id, outcome);
+                    self->workDone(id, outcome);
             });
         },
         Qt::QueuedConnection);
@@ -489,9 +504,9 @@ void Coordinator::renewLease(Flight *flight)
         }));
 }
 
-void Coordinator::workDone(const QByteArray &identity, quint64 id, Outcome outcome)
+void Coordinator::workDone(quint64 id, Outcome outcome)
 {
-    Flight *flight = find(identity, id);
+    Flight *flight = find(id);
     if (!flight)
         return;
     QByteArray envelope = DistributedPromiseProtocol::encodeEnvelope(outcome);
@@ -510,7 +525,8 @@ void Coordinator::workDone(const QByteArray &identity, quint64 id, Outcome outco
     // Local callers are answered once Redis has the outcome, at the same moment as the other
     // processes' waiters (and a process that exits right after cannot lose the publish).
     m_client->eval(m_finish, { flight->keys.data, flight->keys.lock },
-        { flight->token, envelope, m_ttlMs, outcome.ok ? "1" : "0", flight->keys.channel },
+        { flight->token, envelope, m_ttlMs, outcome.ok ? "1" : "0", flight->keys.channel,
+            m_publish },
         guarded(flight, [this, outcome](Flight *f, const Reply &reply) {
             if (reply.isInteger() && reply.integer == 0) {
                 ++m_stats.lostLeases;
@@ -557,8 +573,10 @@ void Coordinator::discardCorrupt(Flight *flight, const QByteArray &what)
 std::unique_ptr<Coordinator::Flight> Coordinator::take(Flight *flight)
 {
     m_flights.remove(flight->identity);
+    m_byId.remove(flight->id);
     unsubscribe(flight);
-    flight->deadlineTimer.reset();
+    if (flight->deadlineTimer)
+        flight->deadlineTimer->stop(); // kept for the flight's next use
     flight->leaseTimer.reset();
     return std::unique_ptr<Flight>(flight);
 }
@@ -572,21 +590,43 @@ void Coordinator::unsubscribe(Flight *flight)
     m_client->unsubscribe(flight->keys.channel);
 }
 
-void Coordinator::abandon(Flight *flight) { take(flight); }
+void Coordinator::abandon(Flight *flight) { recycle(take(flight)); }
 
-void Coordinator::finish(Flight *flight, const Outcome &outcome)
+void Coordinator::recycle(std::unique_ptr<Flight> flight)
+{
+    constexpr size_t maxSpareFlights = 64;
+    if (m_spareFlights.size() >= maxSpareFlights)
+        return;
+    // Everything goes but the callers' storage and the (stopped) deadline timer.
+    std::vector<Caller> callers = std::move(flight->callers);
+    std::unique_ptr<QTimer> deadlineTimer = std::move(flight->deadlineTimer);
+    callers.clear();
+    *flight = Flight();
+    flight->callers = std::move(callers);
+    flight->deadlineTimer = std::move(deadlineTimer);
+    m_spareFlights.push_back(std::move(flight));
+}
+
+template<typename Deliver>
+void Coordinator::settle(Flight *flight, Deliver deliver)
 {
     // Out of the tables first: callers' continuations may call again, and must start afresh.
     std::unique_ptr<Flight> done = take(flight);
-    if (outcome.ok) {
-        for (Caller &caller : done->callers)
-            caller.waiter->resolve(outcome.value);
-        return;
-    }
-    m_stats.errors += done->callers.size();
-    const DistributedPromiseError error(outcome.code, outcome.message, done->displayKey());
+    // A caller's continuation may destroy this wrapper.
+    QPointer<Coordinator> self(this);
     for (Caller &caller : done->callers)
-        caller.waiter->fail(error);
+        deliver(*caller.waiter);
+    if (self)
+        recycle(std::move(done));
+}
+
+void Coordinator::finish(Flight *flight, const Outcome &outcome)
+{
+    if (outcome.ok)
+        return settle(flight, [&outcome](Waiter &waiter) { waiter.resolve(outcome.value); });
+    m_stats.errors += flight->callers.size();
+    const DistributedPromiseError error(outcome.code, outcome.message, flight->displayKey());
+    settle(flight, [&error](Waiter &waiter) { waiter.fail(error); });
 }
 
 } // namespace DistributedPromiseDetail

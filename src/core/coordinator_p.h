@@ -86,7 +86,10 @@ private:
         std::unique_ptr<QTimer> leaseTimer; // renewal while working, takeover check while waiting
     };
 
-    Flight *find(const QByteArray &identity, quint64 id) const;
+    /*! The flight \a id while it is in flight, else null (flights end and identities return). */
+    Flight *find(quint64 id) const { return m_byId.value(id); }
+    /*! Keeps a finished flight for reuse (fewer allocations per call). */
+    void recycle(std::unique_ptr<Flight> flight);
     std::unique_ptr<QTimer> flightTimer(
         Flight *flight, void (Coordinator::*action)(Flight *), bool singleShot);
     void addCaller(
@@ -100,16 +103,19 @@ private:
     qsizetype forEachFlight(
         std::initializer_list<Phase> phases, void (Coordinator::*action)(Flight *));
     void checkCache(Flight *flight);
+    void onCacheReply(Flight *flight, const DistributedPromiseRedis::Reply &reply);
     void acquire(Flight *flight);
     void onAcquired(Flight *flight, const DistributedPromiseRedis::Reply &reply);
     void wait(Flight *flight, qint64 lockTtl);
     void startWork(Flight *flight);
     void renewLease(Flight *flight);
-    void workDone(
-        const QByteArray &identity, quint64 id, DistributedPromiseDetail::Outcome outcome);
+    void workDone(quint64 id, DistributedPromiseDetail::Outcome outcome);
     void redisUnavailable(Flight *flight, const DistributedPromiseRedis::Reply &reply);
     void discardCorrupt(Flight *flight, const QByteArray &what);
     void finish(Flight *flight, const DistributedPromiseDetail::Outcome &outcome);
+    /*! Ends \a flight and hands every caller's waiter to \a deliver. */
+    template<typename Deliver>
+    void settle(Flight *flight, Deliver deliver);
     void abandon(Flight *flight);
     void unsubscribe(Flight *flight);
     void onMessage(const QByteArray &channel, const QByteArray &payload);
@@ -129,8 +135,12 @@ private:
     const DistributedPromiseRedis::Script m_renew;
     const DistributedPromiseRedis::Script m_finish;
     const DistributedPromiseRedis::Script m_discard;
+    QByteArray m_publish = QByteArrayLiteral("PUBLISH"); // the finish script's publish command
     std::unique_ptr<DistributedPromiseRedis::Client> m_client;
     QHash<QByteArray, Flight *> m_flights; // by identity; owned
+    QHash<quint64, Flight *> m_byId; // the same flights, by id
+    std::vector<std::unique_ptr<Flight>> m_spareFlights;
+    QList<QByteArray> m_getArgs { QByteArrayLiteral("GET"), QByteArray() };
     QHash<QByteArray, Flight *> m_byChannel;
     quint64 m_nextId = 0;
     bool m_everConnected = false;

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "protocol_p.h"
 
+#include <QtCore/QCborArray>
+#include <QtCore/QCborMap>
+#include <QtCore/QCborValue>
 #include <QtCore/QCryptographicHash>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
+#include <QtCore/QLocale>
 
 namespace DistributedPromiseProtocol {
 
@@ -37,9 +41,175 @@ QString validate(const DistributedPromiseConfig &config)
     return QString();
 }
 
+namespace {
+// A compact JSON writer that produces the very bytes QJsonDocument::toJson(Compact) does: the
+// same escapes (lower-case hex), UTF-8 for everything else, a lone surrogate as \uXXXX,
+// integers as integers, doubles in their shortest form, non-finite doubles as null, object
+// members in their stored (sorted) order. It reads the values through QCborValue, which shares
+// the JSON containers' storage and tells integers from doubles as the writer does.
+constexpr char hexDigits[] = "0123456789abcdef";
+
+void appendValue(QByteArray &out, const QCborValue &value);
+
+void appendString(QByteArray &out, QStringView text)
+{
+    // Characters go through a small buffer: one append per chunk, not per character.
+    char buffer[256];
+    qsizetype used = 0;
+    const auto put = [&](char c) { buffer[used++] = c; };
+    out.append('"');
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        if (used > qsizetype(sizeof buffer) - 8) {
+            out.append(buffer, used);
+            used = 0;
+        }
+        const char16_t u = text[i].unicode();
+        if (u >= 0x20 && u < 0x80 && u != '"' && u != '\\') {
+            put(char(u));
+        } else if (u < 0x80) {
+            put('\\');
+            switch (u) {
+            case '"':
+                put('"');
+                break;
+            case '\\':
+                put('\\');
+                break;
+            case '\b':
+                put('b');
+                break;
+            case '\f':
+                put('f');
+                break;
+            case '\n':
+                put('n');
+                break;
+            case '\r':
+                put('r');
+                break;
+            case '\t':
+                put('t');
+                break;
+            default:
+                put('u');
+                put('0');
+                put('0');
+                put(hexDigits[u >> 4]);
+                put(hexDigits[u & 0xf]);
+            }
+        } else if (u < 0x800) {
+            put(char(0xc0 | (u >> 6)));
+            put(char(0x80 | (u & 0x3f)));
+        } else if (!QChar::isSurrogate(u)) {
+            put(char(0xe0 | (u >> 12)));
+            put(char(0x80 | ((u >> 6) & 0x3f)));
+            put(char(0x80 | (u & 0x3f)));
+        } else if (QChar::isHighSurrogate(u) && i + 1 < text.size()
+            && QChar::isLowSurrogate(text[i + 1].unicode())) {
+            const char32_t c = QChar::surrogateToUcs4(u, text[++i].unicode());
+            put(char(0xf0 | (c >> 18)));
+            put(char(0x80 | ((c >> 12) & 0x3f)));
+            put(char(0x80 | ((c >> 6) & 0x3f)));
+            put(char(0x80 | (c & 0x3f)));
+        } else {
+            put('\\');
+            put('u');
+            put(hexDigits[u >> 12]);
+            put(hexDigits[(u >> 8) & 0xf]);
+            put(hexDigits[(u >> 4) & 0xf]);
+            put(hexDigits[u & 0xf]);
+        }
+    }
+    out.append(buffer, used);
+    out.append('"');
+}
+
+void appendInteger(QByteArray &out, qint64 value)
+{
+    char digits[24];
+    char *end = digits + sizeof digits;
+    char *begin = end;
+    // The magnitude as unsigned, so that the smallest qint64 works too.
+    quint64 magnitude = value < 0 ? 0 - quint64(value) : quint64(value);
+    do {
+        *--begin = char('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    if (value < 0)
+        *--begin = '-';
+    out.append(begin, end - begin);
+}
+
+void appendArray(QByteArray &out, const QCborArray &array)
+{
+    out.append('[');
+    for (qsizetype i = 0; i < array.size(); ++i) {
+        if (i > 0)
+            out.append(',');
+        appendValue(out, array.at(i));
+    }
+    out.append(']');
+}
+
+void appendMap(QByteArray &out, const QCborMap &map)
+{
+    out.append('{');
+    for (auto it = map.cbegin(); it != map.cend(); ++it) {
+        if (it != map.cbegin())
+            out.append(',');
+        appendString(out, it.key().toString());
+        out.append(':');
+        appendValue(out, it.value());
+    }
+    out.append('}');
+}
+
+void appendValue(QByteArray &out, const QCborValue &value)
+{
+    switch (value.type()) {
+    case QCborValue::False:
+        out.append("false");
+        break;
+    case QCborValue::True:
+        out.append("true");
+        break;
+    case QCborValue::Integer:
+        appendInteger(out, value.toInteger());
+        break;
+    case QCborValue::Double: {
+        const double number = value.toDouble();
+        if (qIsFinite(number))
+            out.append(QByteArray::number(number, 'g', QLocale::FloatingPointShortest));
+        else
+            out.append("null");
+        break;
+    }
+    case QCborValue::String:
+        appendString(out, value.toString());
+        break;
+    case QCborValue::Array:
+        appendArray(out, value.toArray());
+        break;
+    case QCborValue::Map:
+        appendMap(out, value.toMap());
+        break;
+    default:
+        out.append("null");
+        break;
+    }
+}
+} // namespace
+
+void appendArguments(QByteArray &out, const QJsonArray &args)
+{
+    appendArray(out, QCborArray::fromJsonArray(args));
+}
+
 QByteArray encodeArguments(const QJsonArray &args)
 {
-    return QJsonDocument(args).toJson(QJsonDocument::Compact);
+    QByteArray out;
+    appendArguments(out, args);
+    return out;
 }
 
 QByteArray identity(const QString &key, const QByteArray &separator, const QByteArray &arguments)
@@ -55,6 +225,26 @@ QByteArray identity(const QString &key, const QByteArray &separator, const QByte
     return result;
 }
 
+QByteArray identity(
+    const QByteArray &keyAndSeparator, const QJsonArray &args, qsizetype *argumentsBytes)
+{
+    QByteArray result;
+    result.reserve(keyAndSeparator.size() + 64);
+    result.append(keyAndSeparator);
+    const qsizetype from = result.size();
+    appendArguments(result, args);
+    *argumentsBytes = result.size() - from;
+    if (*argumentsBytes > maxPlainArgumentsBytes) {
+        const QByteArray hash = QCryptographicHash::hash(
+            QByteArrayView(result).sliced(from), QCryptographicHash::Sha256)
+                                    .toHex();
+        result.truncate(from);
+        result.append('#');
+        result.append(hash);
+    }
+    return result;
+}
+
 KeyNames::KeyNames(const DistributedPromiseConfig &config)
 {
     const QByteArray separator = config.keySeparator.toUtf8();
@@ -66,9 +256,11 @@ KeyNames::KeyNames(const DistributedPromiseConfig &config)
 
 QByteArray encodeValue(const QJsonValue &value)
 {
-    // QJsonDocument only writes arrays and objects: write [value] and strip the brackets.
-    const QByteArray wrapped = QJsonDocument(QJsonArray { value }).toJson(QJsonDocument::Compact);
-    return wrapped.mid(1, wrapped.size() - 2);
+    // As a QJsonArray stores it (Undefined becomes null), so that it reads as the writer does.
+    QByteArray out;
+    appendValue(
+        out, value.isUndefined() ? QCborValue(QCborValue::Null) : QCborValue::fromJsonValue(value));
+    return out;
 }
 
 QByteArray encodeEnvelope(const DistributedPromiseDetail::Outcome &outcome)
@@ -84,26 +276,47 @@ QByteArray encodeEnvelope(const DistributedPromiseDetail::Outcome &outcome)
 }
 
 namespace {
+// The text of the value in an envelope as encodeEnvelope() writes it:
+// {"v":1,"ok":true,"value":...}.
+bool valueText(QByteArrayView envelope, QByteArrayView *text)
+{
+    static constexpr QByteArrayView valuePrefix("{\"v\":1,\"ok\":true,\"value\":");
+    if (!envelope.startsWith(valuePrefix) || !envelope.endsWith('}'))
+        return false;
+    *text = envelope.sliced(valuePrefix.size(), envelope.size() - valuePrefix.size() - 1);
+    return true;
+}
+
+// The characters of a JSON string without escapes: no quote, backslash or control character.
+bool plainString(QByteArrayView text, QByteArrayView *inner)
+{
+    if (text.size() < 2 || text.front() != '"' || text.back() != '"')
+        return false;
+    const QByteArrayView characters = text.sliced(1, text.size() - 2);
+    for (const char c : characters) {
+        if (c == '"' || c == '\\' || uchar(c) < 0x20)
+            return false;
+    }
+    *inner = characters;
+    return true;
+}
+
 // The value of an envelope this library wrote, when it is a scalar that is cheap to read without
 // a JSON document: true, false, null, a short integer, or a string without escapes. Anything else
 // returns false and goes through the full parser.
 bool decodeSimpleValue(QByteArrayView text, QJsonValue *value)
 {
+    QByteArrayView inner;
+    if (plainString(text, &inner)) {
+        *value = QJsonValue(QString::fromUtf8(inner));
+        return true;
+    }
     if (text == "true" || text == "false") {
         *value = QJsonValue(text == "true");
         return true;
     }
     if (text == "null") {
         *value = QJsonValue(QJsonValue::Null);
-        return true;
-    }
-    if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
-        const QByteArrayView inner = text.sliced(1, text.size() - 2);
-        for (const char c : inner) {
-            if (c == '"' || c == '\\' || uchar(c) < 0x20)
-                return false;
-        }
-        *value = QJsonValue(QString::fromUtf8(inner));
         return true;
     }
     // Integers up to 15 digits are exact in a double too, so they read the same either way.
@@ -122,14 +335,21 @@ bool decodeSimpleValue(QByteArrayView text, QJsonValue *value)
 }
 } // namespace
 
+bool decodePlainString(const QByteArray &bytes, QString *text)
+{
+    QByteArrayView value;
+    QByteArrayView inner;
+    if (!valueText(bytes, &value) || !plainString(value, &inner))
+        return false;
+    *text = QString::fromUtf8(inner);
+    return true;
+}
+
 bool decodeEnvelope(const QByteArray &bytes, DistributedPromiseDetail::Outcome *outcome)
 {
     // Fast path for the common case: a value envelope as encodeEnvelope() writes it.
-    static constexpr QByteArrayView valuePrefix("{\"v\":1,\"ok\":true,\"value\":");
-    const QByteArrayView view(bytes);
-    if (view.startsWith(valuePrefix) && view.endsWith('}')
-        && decodeSimpleValue(view.sliced(valuePrefix.size(), view.size() - valuePrefix.size() - 1),
-            &outcome->value)) {
+    QByteArrayView text;
+    if (valueText(bytes, &text) && decodeSimpleValue(text, &outcome->value)) {
         outcome->ok = true;
         return true;
     }
@@ -182,16 +402,17 @@ end
 return 0
 )lua");
 
-// KEYS: data, lock. ARGV: token, envelope, ttl ms, "1" to cache, channel.
+// KEYS: data, lock. ARGV: token, envelope, ttl ms, "1" to cache, channel, publish command.
 // Only the lock holder caches, unlocks and publishes; returns 1 then, 0 when the lease was lost.
-// The lock goes before the publish, so a failed PUBLISH cannot leave it behind.
+// The lock goes before the publish, so a failed PUBLISH cannot leave it behind. The publish
+// command is PUBLISH, or SPUBLISH on a cluster (the channel shares the keys' slot).
 const QByteArray finishScript = QByteArrayLiteral(R"lua(
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 if ARGV[4] == '1' and tonumber(ARGV[3]) > 0 then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 end
 redis.call('DEL', KEYS[2])
-redis.call('PUBLISH', ARGV[5], ARGV[2])
+redis.call(ARGV[6], ARGV[5], ARGV[2])
 return 1
 )lua");
 

@@ -18,11 +18,22 @@ constexpr qsizetype maxPlainArgumentsBytes = 128;
 /*! Checks prefixes and separator; returns what to fix, or empty. */
 QString validate(const DistributedPromiseConfig &config);
 
-/*! Compact JSON of \a args (objects have sorted keys, so equal arguments encode equally). */
-QByteArray encodeArguments(const QJsonArray &args);
+/*!
+    Compact JSON of \a args (objects have sorted keys, so equal arguments encode equally): the
+    very bytes of QJsonDocument(args).toJson(QJsonDocument::Compact), written directly.
+*/
+DISTRIBUTEDPROMISE_EXPORT QByteArray encodeArguments(const QJsonArray &args);
+/*! Appends encodeArguments(\a args) to \a out. */
+void appendArguments(QByteArray &out, const QJsonArray &args);
 
 /*! The call's identity: wrap key, separator, arguments (or '#' + SHA-256 hex when long). */
 QByteArray identity(const QString &key, const QByteArray &separator, const QByteArray &arguments);
+/*!
+    The same, from the UTF-8 of wrap key and separator (\a keyAndSeparator) and the arguments
+    themselves, in one buffer. \a argumentsBytes gets the length of the encoded arguments.
+*/
+QByteArray identity(
+    const QByteArray &keyAndSeparator, const QJsonArray &args, qsizetype *argumentsBytes);
 
 struct Keys
 {
@@ -66,8 +77,14 @@ DISTRIBUTEDPROMISE_EXPORT QByteArray encodeEnvelope(
 DISTRIBUTEDPROMISE_EXPORT bool decodeEnvelope(
     const QByteArray &bytes, DistributedPromiseDetail::Outcome *outcome);
 
-/*! Compact JSON text of any JSON value, including scalars. */
-QByteArray encodeValue(const QJsonValue &value);
+/*!
+    For a value envelope whose value is a string without escapes (the usual cache hit), that
+    string, as decodeEnvelope() would read it; false for anything else (then use decodeEnvelope).
+*/
+DISTRIBUTEDPROMISE_EXPORT bool decodePlainString(const QByteArray &bytes, QString *text);
+
+/*! Compact JSON text of any JSON value, including scalars (as QJsonDocument writes it). */
+DISTRIBUTEDPROMISE_EXPORT QByteArray encodeValue(const QJsonValue &value);
 
 extern const QByteArray acquireScript;
 extern const QByteArray renewScript;

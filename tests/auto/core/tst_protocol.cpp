@@ -27,6 +27,8 @@ private Q_SLOTS:
     void corruptEntryIsAMiss_data();
     void corruptEntryIsAMiss();
     void longArgumentsAreHashed();
+    void identityOfTrickyArguments();
+    void hitsWithTimeoutsReuseFlights();
     void valueOverMaxValueBytes();
     void argumentsOverMaxValueBytes();
     void badConfiguration_data();
@@ -297,6 +299,70 @@ void tst_Protocol::longArgumentsAreHashed()
     const QFuture<int> plain = work(edge);
     QTRY_VERIFY(plain.isFinished());
     QVERIFY(keyExists(m_server, dataKey(key(), "[\"" + edge.toLatin1() + "\"]")));
+}
+
+void tst_Protocol::identityOfTrickyArguments()
+{
+    // The identity is written by the library's own JSON writer: it must name the very key that
+    // QJsonDocument::toJson(Compact) names, for any argument (other clients compute it so).
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    auto work = wrapper.wrap(key(), [](const QJsonArray &a, double d, qint64 n) {
+        return QString::number(a.size() + qint64(d) + n);
+    });
+    const QJsonArray tricky { QStringLiteral("caf\u00e9 \u20ac \"q\" \\ \n\t\u0001\u001f\u007f"),
+        QString::fromUtf8("\xf0\x9f\x98\x80"),
+        QJsonObject {
+            { QStringLiteral("z"), 1 }, { QStringLiteral("a"), QJsonArray { 0.1, -0.0 } } },
+        qint64(9007199254740993LL), 1e21, QString(20, QChar(0x4e2d)) };
+    const QFuture<QString> f = work(tricky, 2.5, std::numeric_limits<qint64>::min());
+    QTRY_VERIFY(f.isFinished());
+    QCOMPARE(codeOf(f), QStringLiteral("ok"));
+    const QByteArray json
+        = QJsonDocument(QJsonArray { tricky, 2.5, std::numeric_limits<qint64>::min() })
+              .toJson(QJsonDocument::Compact);
+    QVERIFY2(json.size() > 128, json.constData()); // hashed: the hash covers every byte
+    const QByteArray hashed
+        = '#' + QCryptographicHash::hash(json, QCryptographicHash::Sha256).toHex();
+    QVERIFY2(keyExists(m_server, dataKey(key(), hashed)), json.constData());
+    // And short ones as they are.
+    const QJsonArray shortTricky { QStringLiteral("\u00e9\"\\\u0001"), QJsonArray { 0.5, 1e300 } };
+    const QFuture<QString> g = work(shortTricky, -0.0, 0);
+    QTRY_VERIFY(g.isFinished());
+    QCOMPARE(codeOf(g), QStringLiteral("ok"));
+    const QByteArray shortJson
+        = QJsonDocument(QJsonArray { shortTricky, -0.0, 0 }).toJson(QJsonDocument::Compact);
+    QVERIFY2(keyExists(m_server, dataKey(key(), shortJson)), shortJson.constData());
+}
+
+void tst_Protocol::hitsWithTimeoutsReuseFlights()
+{
+    // Finished flights are reused, with their deadline timer: a reused timer must neither fire
+    // for a later call nor keep a later call from timing out.
+    DistributedPromiseConfig config = configFor(m_server);
+    config.timeout = std::chrono::milliseconds(300);
+    DistributedPromiseWrapper wrapper(config);
+    auto quick = wrapper.wrap(key(), [](int i) { return i; });
+    for (int round = 0; round < 3; ++round) {
+        QList<QFuture<int>> futures;
+        for (int i = 0; i < 50; ++i)
+            futures.append(quick(i));
+        for (int i = 0; i < futures.size(); ++i) {
+            QTRY_VERIFY(futures.at(i).isFinished());
+            QCOMPARE(futures.at(i).result(), i);
+        }
+    }
+    auto slow = wrapper.wrap(key(QStringLiteral("-slow")),
+        [](int i) { return valueLater(std::chrono::milliseconds(1500), i); });
+    QElapsedTimer clock;
+    clock.start();
+    const QFuture<int> late = slow(1);
+    QTRY_VERIFY_WITH_TIMEOUT(late.isFinished(), 3000);
+    QCOMPARE(codeOf(late), QStringLiteral("Timeout"));
+    QVERIFY2(clock.elapsed() >= 290 && clock.elapsed() < 1200, QByteArray::number(clock.elapsed()));
+    // And the hits after it still get their values.
+    const QFuture<int> again = quick(7);
+    QTRY_VERIFY(again.isFinished());
+    QCOMPARE(again.result(), 7);
 }
 
 void tst_Protocol::valueOverMaxValueBytes()
