@@ -135,8 +135,13 @@ void Client::onMasterFound(const Endpoint::Address &address)
     if (m_ready && m_commands.endpoint().host == server.host
         && m_commands.endpoint().port == server.port)
         return;
-    qCInfo(lcDistributedPromise).noquote()
-        << "Sentinel: master" << m_endpoint.masterName << "is at" << address.toString();
+    if (m_ready)
+        qCInfo(lcDistributedPromise).noquote()
+            << "Sentinel: master" << m_endpoint.masterName << "moved from"
+            << m_commands.endpoint().displayName() << "to" << address.toString();
+    else
+        qCDebug(lcDistributedPromise).noquote()
+            << "Sentinel: master" << m_endpoint.masterName << "is at" << address.toString();
     m_commands.retarget(server);
     m_subscriber.retarget(server);
     if (m_ready)
@@ -199,8 +204,8 @@ void Client::eval(const Script &script, const QList<QByteArray> &keys,
 bool Client::subscribe(const QByteArray &channel)
 {
     if (m_listeners[channel]++ == 0)
-        m_subscriber.subscribe(channel);
-    return m_subscriber.isSubscribed(channel);
+        addChannel(channel);
+    return isSubscribed(channel);
 }
 
 void Client::unsubscribe(const QByteArray &channel)
@@ -210,7 +215,7 @@ void Client::unsubscribe(const QByteArray &channel)
         return;
     if (--*it == 0) {
         m_listeners.erase(it);
-        m_subscriber.unsubscribe(channel);
+        removeChannel(channel);
     }
 }
 

@@ -72,7 +72,8 @@ public:
     bool subscribe(const QByteArray &channel);
     /*! Removes a listener; the last one to leave sends UNSUBSCRIBE. */
     void unsubscribe(const QByteArray &channel);
-    bool isSubscribed(const QByteArray &channel) const
+    /*! Redis has confirmed \a channel. */
+    virtual bool isSubscribed(const QByteArray &channel) const
     {
         return m_subscriber.isSubscribed(channel);
     }
@@ -96,6 +97,10 @@ protected:
     bool waitForReady(const QList<QByteArray> &args, Callback &callback);
     /*! Fails the commands that wait for the first server. */
     void failWaiting(const QString &reason);
+    /*! The first listener of \a channel came: subscribe (subscribed() follows). */
+    virtual void addChannel(const QByteArray &channel) { m_subscriber.subscribe(channel); }
+    /*! The last listener of \a channel left. */
+    virtual void removeChannel(const QByteArray &channel) { m_subscriber.unsubscribe(channel); }
 
 private:
     void onMasterFound(const Endpoint::Address &address);

@@ -69,6 +69,7 @@ struct ClusterClient::Node
 {
     Endpoint::Address address;
     std::unique_ptr<Connection> connection;
+    std::unique_ptr<Connection> shards; // shard channels of this master's slots
     bool everConnected = false;
     bool serving = false; // owns at least one slot in the current map
 };
@@ -84,7 +85,6 @@ ClusterClient::ClusterClient(
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, &ClusterClient::runRetries);
     connect(&commands(), &Connection::disconnected, this, &ClusterClient::moveControl);
-    connect(&subscriber(), &Connection::disconnected, this, &ClusterClient::moveSubscriber);
 }
 
 ClusterClient::~ClusterClient()
@@ -92,7 +92,7 @@ ClusterClient::~ClusterClient()
     m_destroying = true;
     const Reply failure = Reply::failure(DistributedPromiseError::Cancelled,
         QStringLiteral("Redis at %1: the Redis client was destroyed").arg(displayName()));
-    for (Retry &retry : std::exchange(m_retries, {}))
+    for (Request &retry : std::exchange(m_retries, {}))
         retry.callback(failure);
     // The nodes' pending commands fail now; their callbacks see m_destroying.
     m_byAddress.clear();
@@ -101,21 +101,27 @@ ClusterClient::~ClusterClient()
 
 void ClusterClient::open()
 {
-    Client::open();
-    for (const auto &node : m_nodes)
+    commands().open(); // the inherited subscriber stays closed: shard channels go per node
+    for (const auto &node : m_nodes) {
         node->connection->open();
+        if (node->shards)
+            node->shards->open();
+    }
     refreshSlots();
 }
 
 void ClusterClient::close()
 {
     m_refreshTimer.stop();
-    for (const auto &node : m_nodes)
+    for (const auto &node : m_nodes) {
         node->connection->close();
+        if (node->shards)
+            node->shards->close();
+    }
     Client::close();
     const Reply failure = Reply::failure(DistributedPromiseError::Cancelled,
         QStringLiteral("Redis at %1: the connection was closed").arg(displayName()));
-    for (Retry &retry : std::exchange(m_retries, {}))
+    for (Request &retry : std::exchange(m_retries, {}))
         retry.callback(failure);
 }
 
@@ -152,7 +158,10 @@ void ClusterClient::command(const QList<QByteArray> &args, Callback callback)
 {
     if (waitForReady(args, callback))
         return;
-    route(args, std::move(callback), 0);
+    Request request;
+    request.args = args;
+    request.callback = std::move(callback);
+    route(std::move(request));
 }
 
 ClusterClient::Node *ClusterClient::node(const Endpoint::Address &address)
@@ -181,9 +190,9 @@ ClusterClient::Node *ClusterClient::node(const Endpoint::Address &address)
     return node;
 }
 
-void ClusterClient::route(const QList<QByteArray> &args, Callback callback, int redirections)
+void ClusterClient::route(Request request)
 {
-    const QByteArray key = routingKey(args);
+    const QByteArray key = routingKey(request.args);
     Node *target = nullptr;
     if (!key.isNull()) {
         target = m_slots[size_t(slotOf(key))];
@@ -196,84 +205,110 @@ void ClusterClient::route(const QList<QByteArray> &args, Callback callback, int 
         }
     }
     if (target) {
-        send(target, args, std::move(callback), redirections, false);
+        send(target, std::move(request), false);
         return;
     }
     // No node serves the slot in the map we have; a fresh map may know one.
     refreshSlots();
-    retryLater(args, std::move(callback), redirections + 1);
+    retryLater(std::move(request), QByteArrayLiteral("no node serves the slot"));
 }
 
-void ClusterClient::send(
-    Node *target, const QList<QByteArray> &args, Callback callback, int redirections, bool asking)
+void ClusterClient::send(Node *target, Request request, bool asking)
 {
     if (asking)
         target->connection->command({ QByteArrayLiteral("ASKING") }, [](const Reply &) {});
-    target->connection->command(args,
-        [this, args, callback = std::move(callback), redirections](const Reply &reply) mutable {
-            if (m_destroying || !reply.isAnyError()) {
-                callback(reply);
-                return;
-            }
-            if (reply.isFailure()) {
-                refreshSlots();
-                callback(reply);
-                return;
-            }
-            const QByteArray &text = reply.string;
-            const bool moved = text.startsWith("MOVED ");
-            const bool ask = text.startsWith("ASK ");
-            if ((moved || ask) && redirections < maxRedirections) {
-                // "MOVED <slot> <host>:<port>" / "ASK <slot> <host>:<port>"
-                const QByteArrayList parts = text.split(' ');
-                bool ok = false;
-                const int slot = parts.value(1).toInt(&ok);
-                Endpoint::Address address;
-                if (parts.size() == 3 && ok && slot >= 0 && slot < slotCount
-                    && parseNodeAddress(parts.at(2), commands().endpoint().host, &address)) {
-                    Node *to = node(address);
-                    if (moved) {
-                        m_slots[size_t(slot)] = to;
-                        to->serving = true;
-                        refreshSlots();
-                    }
-                    send(to, args, std::move(callback), redirections + 1, ask);
-                    return;
-                }
-            }
-            if (text.startsWith("TRYAGAIN") && redirections < maxRedirections) {
-                retryLater(args, std::move(callback), redirections + 1);
-                return;
-            }
-            if (text.startsWith("CLUSTERDOWN")) {
-                // The cluster cannot serve the slot now: the same as Redis being unreachable.
-                refreshSlots();
-                callback(Reply::failure(DistributedPromiseError::ConnectionFailed,
-                    QStringLiteral("Redis at %1: %2").arg(displayName(), QString::fromUtf8(text))));
-                return;
-            }
-            callback(reply);
+    const QList<QByteArray> args = request.args;
+    target->connection->command(
+        args, [this, request = std::move(request)](const Reply &reply) mutable {
+            onReply(request, reply);
         });
 }
 
-void ClusterClient::retryLater(const QList<QByteArray> &args, Callback callback, int redirections)
+void ClusterClient::onReply(Request &request, const Reply &reply)
 {
-    m_retries.push_back({ args, std::move(callback), redirections });
+    if (m_destroying || !reply.isAnyError()) {
+        request.callback(reply);
+        return;
+    }
+    if (reply.isFailure()) {
+        refreshSlots();
+        request.callback(reply);
+        return;
+    }
+    const QByteArray &text = reply.string;
+    const bool moved = text.startsWith("MOVED ");
+    const bool ask = text.startsWith("ASK ");
+    if (moved || ask) {
+        // "MOVED <slot> <host>:<port>" / "ASK <slot> <host>:<port>"
+        const QByteArrayList parts = text.split(' ');
+        bool ok = false;
+        const int slot = parts.value(1).toInt(&ok);
+        Endpoint::Address address;
+        if (parts.size() != 3 || !ok || slot < 0 || slot >= slotCount
+            || !parseNodeAddress(parts.at(2), commands().endpoint().host, &address)) {
+            request.callback(reply);
+            return;
+        }
+        if (++request.redirections > maxRedirections) {
+            fail(request,
+                QStringLiteral("too many redirections (the last: %1)")
+                    .arg(QString::fromUtf8(text)));
+            return;
+        }
+        Node *to = node(address);
+        qCDebug(lcDistributedPromise).noquote() << "cluster:" << QString::fromUtf8(text) << "for"
+                                                << QString::fromUtf8(request.args.constFirst());
+        if (moved) {
+            m_slots[size_t(slot)] = to;
+            to->serving = true;
+            placeChannels();
+            refreshSlots();
+        }
+        send(to, std::move(request), ask);
+        return;
+    }
+    if (text.startsWith("TRYAGAIN")) {
+        retryLater(std::move(request), text);
+        return;
+    }
+    if (text.startsWith("CLUSTERDOWN")) {
+        // The cluster cannot serve the slot now: the same as Redis being unreachable.
+        refreshSlots();
+        fail(request, QString::fromUtf8(text));
+        return;
+    }
+    request.callback(reply);
+}
+
+void ClusterClient::retryLater(Request request, const QByteArray &why)
+{
+    if (!request.retrying) {
+        request.retrying = true;
+        const auto timeout = options().commandTimeout.count() > 0
+            ? options().commandTimeout
+            : std::chrono::milliseconds(ConnectionOptions().commandTimeout);
+        request.retryUntil = QDeadlineTimer(timeout);
+    } else if (request.retryUntil.hasExpired()) {
+        fail(request, QStringLiteral("gave up retrying: %1").arg(QString::fromUtf8(why)));
+        return;
+    }
+    request.redirections = 0;
+    m_retries.push_back(std::move(request));
     if (!m_retryTimer.isActive())
         m_retryTimer.start(tryAgainDelay);
 }
 
 void ClusterClient::runRetries()
 {
-    for (Retry &retry : std::exchange(m_retries, {})) {
-        if (retry.redirections > maxRedirections) {
-            retry.callback(Reply::failure(DistributedPromiseError::ConnectionFailed,
-                QStringLiteral("Redis at %1: no node serves the slot of '%2'")
-                    .arg(displayName(), QString::fromUtf8(routingKey(retry.args)))));
-            continue;
-        }
-        route(retry.args, std::move(retry.callback), retry.redirections);
-    }
+    for (Request &retry : std::exchange(m_retries, {}))
+        route(std::move(retry));
+}
+
+void ClusterClient::fail(Request &request, const QString &why)
+{
+    request.callback(Reply::failure(DistributedPromiseError::ConnectionFailed,
+        QStringLiteral("Redis at %1: %2 (key '%3')")
+            .arg(displayName(), why, QString::fromUtf8(routingKey(request.args)))));
 }
 
 void ClusterClient::refreshSlots()
@@ -338,6 +373,7 @@ void ClusterClient::onSlots(const Reply &reply)
         setReady();
         Q_EMIT connected();
     }
+    placeChannels();
     if (std::exchange(m_refreshAgain, false))
         refreshSlots();
 }
@@ -360,13 +396,67 @@ void ClusterClient::moveControl()
     commands().retarget(endpoint().server(addresses.at(m_nextAddress)));
 }
 
-void ClusterClient::moveSubscriber()
+Connection *ClusterClient::shardsOf(Node *node)
 {
-    // Any node hears every PUBLISH; pick the next one we know.
-    const QList<Endpoint::Address> addresses = knownAddresses();
-    const int current = int(addresses.indexOf(
-        Endpoint::Address { subscriber().endpoint().host, subscriber().endpoint().port }));
-    subscriber().retarget(endpoint().server(addresses.at((current + 1) % int(addresses.size()))));
+    if (node->shards)
+        return node->shards.get();
+    ConnectionOptions shardOptions = options();
+    shardOptions.shardChannels = true;
+    shardOptions.scripts.clear();
+    node->shards = std::make_unique<Connection>(
+        endpoint().server(node->address), Connection::Mode::Subscriber, shardOptions);
+    Connection *shards = node->shards.get();
+    connect(shards, &Connection::message, this, &Client::message);
+    connect(shards, &Connection::subscribed, this, &Client::subscribed);
+    connect(shards, &Connection::subscriptionLost, this, [this](const QByteArray &channel) {
+        // Its slot moved away: subscribe again wherever the fresh map puts it.
+        const auto it = m_channels.find(channel);
+        if (it == m_channels.end())
+            return;
+        *it = nullptr;
+        refreshSlots();
+    });
+    shards->open();
+    return shards;
+}
+
+void ClusterClient::addChannel(const QByteArray &channel)
+{
+    m_channels.insert(channel, nullptr);
+    placeChannel(channel);
+}
+
+void ClusterClient::removeChannel(const QByteArray &channel)
+{
+    if (Node *node = m_channels.take(channel))
+        node->shards->unsubscribe(channel);
+}
+
+bool ClusterClient::isSubscribed(const QByteArray &channel) const
+{
+    const Node *node = m_channels.value(channel);
+    return node && node->shards->isSubscribed(channel);
+}
+
+void ClusterClient::placeChannel(const QByteArray &channel)
+{
+    const auto it = m_channels.find(channel);
+    if (it == m_channels.end())
+        return;
+    Node *owner = isReady() ? m_slots[size_t(slotOf(channel))] : nullptr;
+    if (!owner || owner == *it)
+        return;
+    if (Node *previous = *it)
+        previous->shards->unsubscribe(channel);
+    *it = owner;
+    shardsOf(owner)->subscribe(channel);
+}
+
+void ClusterClient::placeChannels()
+{
+    const QList<QByteArray> channels = m_channels.keys();
+    for (const QByteArray &channel : channels)
+        placeChannel(channel);
 }
 
 } // namespace DistributedPromiseRedis

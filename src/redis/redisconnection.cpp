@@ -202,17 +202,6 @@ struct HiredisHooks
             qCCritical(lcDistributedPromise, "exception escaped a Redis reply callback");
         }
     }
-    static void onPubSub(redisAsyncContext *ctx, void *r, void *)
-    {
-        ContextLink *link = ContextLink::of(ctx);
-        if (!r || !link || !link->owner)
-            return;
-        try {
-            link->owner->handlePubSub(convertReply(static_cast<redisReply *>(r)));
-        } catch (...) {
-            qCCritical(lcDistributedPromise, "exception escaped a pub/sub callback");
-        }
-    }
 };
 
 Connection::Connection(
@@ -261,9 +250,13 @@ Connection::~Connection()
     // Detach everything from this object before telling anyone, so that callbacks run later by
     // hiredis (it may defer the free until its current callback returns) find no owner.
     std::vector<Callback> callbacks;
-    for (Pending *p = m_head; p; p = p->next) {
+    for (Pending *p = m_head; p;) {
+        Pending *next = p->next;
         p->owner = nullptr;
         callbacks.push_back(std::move(p->callback));
+        if (m_mode == Mode::Subscriber)
+            delete p; // ours, not hiredis's (see readRaw())
+        p = next;
     }
     m_head = m_tail = nullptr;
     for (auto &[args, pending] : m_deferred) {
@@ -309,13 +302,15 @@ void Connection::retarget(const Endpoint &endpoint)
     if (endpoint.transport == m_endpoint.transport && endpoint.host == m_endpoint.host
         && endpoint.port == m_endpoint.port && endpoint.socketPath == m_endpoint.socketPath)
         return;
-    const QString reason = QStringLiteral("Redis moved to %1").arg(endpoint.displayName());
-    m_endpoint = endpoint;
+    const QString reason = QStringLiteral("moving to %1").arg(endpoint.displayName());
+    const bool live = m_ctx || m_state == State::Resolving;
     m_backoff = m_options.reconnectMin;
-    if (m_ctx || m_state == State::Resolving) {
+    if (live)
         connectionFailed(DistributedPromiseError::ConnectionFailed, reason);
+    // Reconnects (scheduled by connectionFailed, or later) go to the new address.
+    m_endpoint = endpoint;
+    if (live)
         return;
-    }
     if (m_reconnectTimer.isActive()) {
         // Not at once: this may run inside our own disconnected() signal.
         m_reconnectTimer.start(m_options.reconnectMin);
@@ -416,7 +411,7 @@ void Connection::connectToAddress(const QString &address)
             ++it;
         }
         if (!wanted.isEmpty())
-            sendSubscription("SUBSCRIBE", wanted);
+            sendSubscription(true, wanted);
     }
 }
 
@@ -497,7 +492,9 @@ void Connection::onSocketEvent(bool readable)
         return;
     bool deleted = false;
     m_deletedFlag = &deleted;
-    if (readable)
+    if (readable && m_mode == Mode::Subscriber && (m_ctx->c.flags & REDIS_CONNECTED))
+        readRaw(deleted);
+    else if (readable)
         redisAsyncHandleRead(m_ctx);
     else
         redisAsyncHandleWrite(m_ctx);
@@ -551,6 +548,19 @@ void Connection::send(const QList<QByteArray> &args, Pending *pending)
     if (m_options.commandTimeout.count() > 0)
         pending->deadline = QDeadlineTimer(m_options.commandTimeout);
     link(pending);
+    if (m_mode == Mode::Subscriber) {
+        // Answered in order by readRaw(), which takes the oldest pending command.
+        if (!appendRaw(args)) {
+            unlink(pending);
+            failLater(pending,
+                QStringLiteral("Redis at %1 refused the command: %2")
+                    .arg(m_endpoint.displayName(), QString::fromUtf8(m_ctx->c.errstr)));
+            return;
+        }
+        if (!m_commandTimer.isActive())
+            armCommandTimer();
+        return;
+    }
     const int rc = redisAsyncCommandArgv(
         m_ctx, &HiredisHooks::onReply, pending, int(argv.size()), argv.data(), argvlen.data());
     if (rc != REDIS_OK) {
@@ -698,6 +708,16 @@ void Connection::contextLost(ContextLink *link, const QString &reason)
         channel.confirmed = false;
         channel.opsInFlight = 0;
     }
+    // hiredis fails the commands it knows; those written by appendRaw() are failed here.
+    QPointer<Connection> alive(this);
+    while (m_mode == Mode::Subscriber && m_head && alive) {
+        const std::unique_ptr<Pending> pending(m_head);
+        handleReply(pending.get(),
+            Reply::failure(link->failCode,
+                QStringLiteral("Redis at %1: %2").arg(m_endpoint.displayName(), m_lastError)));
+    }
+    if (!alive)
+        return;
     if (wasConnected && link->failCode != DistributedPromiseError::Cancelled)
         qCWarning(lcDistributedPromise).noquote()
             << "lost the connection to Redis at" << m_endpoint.displayName() << "-" << m_lastError;
@@ -725,7 +745,7 @@ void Connection::subscribe(const QByteArray &channel)
         return;
     state.wanted = true;
     if (m_ctx)
-        sendSubscription("SUBSCRIBE", { channel });
+        sendSubscription(true, { channel });
 }
 
 void Connection::unsubscribe(const QByteArray &channel)
@@ -737,7 +757,7 @@ void Connection::unsubscribe(const QByteArray &channel)
     it->wanted = false;
     it->confirmed = false;
     if (m_ctx)
-        sendSubscription("UNSUBSCRIBE", { channel });
+        sendSubscription(false, { channel });
     if (it->opsInFlight == 0)
         m_channels.erase(it);
 }
@@ -748,42 +768,105 @@ bool Connection::isSubscribed(const QByteArray &channel) const
     return it != m_channels.cend() && it->confirmed;
 }
 
-void Connection::sendSubscription(const char *verb, const QList<QByteArray> &channels)
+void Connection::sendSubscription(bool subscribe, const QList<QByteArray> &channels)
 {
-    QVarLengthArray<const char *, 16> argv;
-    QVarLengthArray<size_t, 16> argvlen;
-    argv.append(verb);
-    argvlen.append(std::strlen(verb));
-    for (const QByteArray &channel : channels) {
-        argv.append(channel.constData());
-        argvlen.append(size_t(channel.size()));
-    }
-    const int rc = redisAsyncCommandArgv(
-        m_ctx, &HiredisHooks::onPubSub, nullptr, int(argv.size()), argv.data(), argvlen.data());
-    if (rc != REDIS_OK)
-        return; // e.g. UNSUBSCRIBE on a context that is not subscribed to anything
+    QList<QByteArray> args;
+    args.reserve(channels.size() + 1);
+    if (m_options.shardChannels)
+        args.append(
+            subscribe ? QByteArrayLiteral("SSUBSCRIBE") : QByteArrayLiteral("SUNSUBSCRIBE"));
+    else
+        args.append(subscribe ? QByteArrayLiteral("SUBSCRIBE") : QByteArrayLiteral("UNSUBSCRIBE"));
+    args.append(channels);
+    if (!appendRaw(args))
+        return; // the context is failing; its loss re-subscribes everything wanted
     for (const QByteArray &channel : channels)
         ++m_channels[channel].opsInFlight;
 }
 
+bool Connection::appendRaw(const QList<QByteArray> &args)
+{
+    QVarLengthArray<const char *, 16> argv;
+    QVarLengthArray<size_t, 16> argvlen;
+    for (const QByteArray &arg : args) {
+        argv.append(arg.constData());
+        argvlen.append(size_t(arg.size()));
+    }
+    if (redisAppendCommandArgv(&m_ctx->c, int(argv.size()), argv.data(), argvlen.data())
+        != REDIS_OK)
+        return false;
+    // hiredis writes its output buffer (connecting first if needed) when the socket is writable.
+    m_writeNotifier->setEnabled(true);
+    return true;
+}
+
+namespace {
+// The pub/sub kinds a subscriber connection receives unasked (RESP2 arrays).
+bool isPubSubPush(const Reply &reply)
+{
+    if (!reply.isArray() || reply.elements.size() < 3 || !reply.elements.at(0).isString())
+        return false;
+    static const QByteArrayList kinds { "message", "smessage", "subscribe", "ssubscribe",
+        "unsubscribe", "sunsubscribe", "pmessage", "psubscribe", "punsubscribe" };
+    return kinds.contains(reply.elements.at(0).string);
+}
+} // namespace
+
+void Connection::readRaw(const bool &deleted)
+{
+    redisContext *c = &m_ctx->c;
+    if (redisBufferRead(c) != REDIS_OK) {
+        dropContext(DistributedPromiseError::ConnectionFailed, QString::fromUtf8(c->errstr));
+        return;
+    }
+    for (;;) {
+        void *raw = nullptr;
+        if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
+            dropContext(DistributedPromiseError::ConnectionFailed, QString::fromUtf8(c->errstr));
+            return;
+        }
+        if (!raw)
+            return;
+        const Reply reply = convertReply(static_cast<redisReply *>(raw));
+        freeReplyObject(raw);
+        if (isPubSubPush(reply)) {
+            handlePubSub(reply);
+        } else if (m_head) {
+            const std::unique_ptr<Pending> pending(m_head);
+            handleReply(pending.get(), reply);
+        } else if (reply.isError()) {
+            qCWarning(lcDistributedPromise).noquote()
+                << "Redis at" << m_endpoint.displayName()
+                << "refused a subscription:" << QString::fromUtf8(reply.string);
+        }
+        // A handler may have destroyed this object or dropped the context.
+        if (deleted || !m_ctx)
+            return;
+    }
+}
+
 void Connection::handlePubSub(const Reply &reply)
 {
-    if (!reply.isArray() || reply.elements.size() < 3)
-        return;
     const QByteArray &kind = reply.elements.at(0).string;
     const QByteArray &channel = reply.elements.at(1).string;
-    if (kind == "message") {
+    if (kind == "message" || kind == "smessage") {
         const auto it = m_channels.constFind(channel);
         if (it != m_channels.cend() && it->wanted)
             Q_EMIT message(channel, reply.elements.at(2).string);
         return;
     }
-    const bool isSubscribe = kind == "subscribe";
-    if (!isSubscribe && kind != "unsubscribe")
+    const bool isSubscribe = kind == "subscribe" || kind == "ssubscribe";
+    if (!isSubscribe && kind != "unsubscribe" && kind != "sunsubscribe")
         return;
     auto it = m_channels.find(channel);
     if (it == m_channels.end())
         return;
+    if (!isSubscribe && it->opsInFlight == 0 && it->wanted) {
+        // Not asked for: the server dropped a shard channel whose slot moved away.
+        m_channels.erase(it);
+        Q_EMIT subscriptionLost(channel);
+        return;
+    }
     it->opsInFlight = std::max(0, it->opsInFlight - 1);
     if (it->opsInFlight > 0)
         return;

@@ -34,6 +34,8 @@ struct ConnectionOptions
     std::chrono::milliseconds reconnectMin { 50 };
     std::chrono::milliseconds reconnectMax { 2000 };
     bool reconnect = true;
+    /*! Subscriber mode: shard channels (SSUBSCRIBE, SUNSUBSCRIBE, smessage; Redis Cluster 7). */
+    bool shardChannels = false;
     /*! Lua scripts loaded with SCRIPT LOAD on every connect, ahead of any other command, so that
         EVALSHA finds them even on a fresh or restarted server. Commands mode only. */
     QList<QByteArray> scripts;
@@ -47,6 +49,10 @@ struct HiredisHooks;
     One hiredis async connection driven by Qt's event loop through two long-lived
     QSocketNotifiers. Commands mode pipelines any number of commands; Subscriber mode only
     (un)subscribes and delivers messages. Lives in one thread.
+
+    In Subscriber mode hiredis only connects and carries bytes: this class writes the commands
+    and reads the replies itself, because hiredis's async pub/sub bookkeeping knows no shard
+    channels and drops the connection when Redis refuses a SUBSCRIBE.
 
     Every command's callback runs exactly once: with the reply, or with a Failure reply when the
     connection drops, times out, is closed or the object is destroyed. A command issued while no
@@ -101,6 +107,9 @@ Q_SIGNALS:
     void disconnected(const QString &reason);
     void message(const QByteArray &channel, const QByteArray &payload);
     void subscribed(const QByteArray &channel);
+    /*! Subscriber mode: the server dropped \a channel by itself (a shard channel whose slot
+        moved to another node); it is no longer wanted here. */
+    void subscriptionLost(const QByteArray &channel);
 
 private:
     friend struct HiredisHooks;
@@ -124,7 +133,9 @@ private:
     void connectionFailed(DistributedPromiseError::Code code, const QString &reason);
     void scheduleReconnect();
     void send(const QList<QByteArray> &args, Pending *pending);
-    void sendSubscription(const char *verb, const QList<QByteArray> &channels);
+    void sendSubscription(bool subscribe, const QList<QByteArray> &channels);
+    bool appendRaw(const QList<QByteArray> &args);
+    void readRaw(const bool &deleted);
     void failLater(Pending *pending, const QString &reason);
     void deliverFailures();
     void link(Pending *pending);

@@ -111,7 +111,11 @@ void SentinelWatcher::askSentinel(int index)
         m_asking = false;
         const QString reason = QStringLiteral("no sentinel knows where master '%1' is (%2)")
                                    .arg(m_endpoint.masterName, m_errors.join(QStringLiteral("; ")));
-        qCWarning(lcDistributedPromise).noquote() << reason;
+        // Once per outage; the retries that follow are quiet.
+        if (m_backoff == m_queryOptions.reconnectMin)
+            qCWarning(lcDistributedPromise).noquote() << reason;
+        else
+            qCDebug(lcDistributedPromise).noquote() << reason;
         m_retry.start(m_backoff);
         m_backoff = std::min(m_backoff * 2, m_queryOptions.reconnectMax);
         Q_EMIT failed(reason);

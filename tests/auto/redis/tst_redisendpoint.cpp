@@ -15,6 +15,10 @@ private Q_SLOTS:
     void invalid_data();
     void invalid();
     void rediss();
+    void sentinel();
+    void cluster();
+    void topologyErrors_data();
+    void topologyErrors();
     void displayNameHasNoPassword();
 };
 
@@ -148,6 +152,81 @@ void tst_RedisEndpoint::rediss()
     QVERIFY2(error.contains(QStringLiteral("TLS")), qPrintable(error));
     QVERIFY2(error.contains(QStringLiteral("not supported")), qPrintable(error));
     QVERIFY2(!error.contains(QStringLiteral("hunter2")), qPrintable(error));
+}
+
+void tst_RedisEndpoint::sentinel()
+{
+    Endpoint endpoint;
+    QString error;
+    QVERIFY2(Endpoint::parse(QUrl(QStringLiteral("redis+sentinel://:hunter2@10.0.0.1/cache/2"
+                                                 "?sentinel=10.0.0.2:26380&sentinel=[::1]")),
+                 &endpoint, &error),
+        qPrintable(error));
+    QCOMPARE(endpoint.topology, Endpoint::Topology::Sentinel);
+    QCOMPARE(endpoint.masterName, QStringLiteral("cache"));
+    QCOMPARE(endpoint.db, 2);
+    QCOMPARE(endpoint.password, QByteArrayLiteral("hunter2"));
+    const QList<Endpoint::Address> seeds { { QStringLiteral("10.0.0.1"), 26379 },
+        { QStringLiteral("10.0.0.2"), 26380 }, { QStringLiteral("::1"), 26379 } };
+    QCOMPARE(endpoint.seeds, seeds);
+    QCOMPARE(endpoint.displayName(), QStringLiteral("master 'cache' (Sentinel at 10.0.0.1:26379)"));
+
+    // The resolved master keeps the credentials and the database, and is a plain server.
+    const Endpoint master = endpoint.server({ QStringLiteral("10.0.0.9"), 6390 });
+    QCOMPARE(master.topology, Endpoint::Topology::Server);
+    QCOMPARE(master.password, QByteArrayLiteral("hunter2"));
+    QCOMPARE(master.db, 2);
+    QCOMPARE(master.displayName(), QStringLiteral("10.0.0.9:6390"));
+}
+
+void tst_RedisEndpoint::cluster()
+{
+    Endpoint endpoint;
+    QString error;
+    QVERIFY2(Endpoint::parse(QUrl(QStringLiteral("redis+cluster://bob:hunter2@node1:7000"
+                                                 "?node=node2:7001&node=node3&node=node1:7000")),
+                 &endpoint, &error),
+        qPrintable(error));
+    QCOMPARE(endpoint.topology, Endpoint::Topology::Cluster);
+    const QList<Endpoint::Address> seeds { { QStringLiteral("node1"), 7000 },
+        { QStringLiteral("node2"), 7001 }, { QStringLiteral("node3"), 6379 } };
+    QCOMPARE(endpoint.seeds, seeds); // the duplicate is dropped
+    QCOMPARE(endpoint.user, QByteArrayLiteral("bob"));
+    QCOMPARE(endpoint.displayName(), QStringLiteral("cluster at node1:7000"));
+}
+
+void tst_RedisEndpoint::topologyErrors_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<QString>("mentions");
+
+    QTest::newRow("sentinel without master name")
+        << QStringLiteral("redis+sentinel://:hunter2@host:26379") << QStringLiteral("master name");
+    QTest::newRow("sentinel bad db")
+        << QStringLiteral("redis+sentinel://host/m/x") << QStringLiteral("database number");
+    QTest::newRow("sentinel bad seed") << QStringLiteral("redis+sentinel://host/m?sentinel=a:b:c")
+                                       << QStringLiteral("'sentinel=a:b:c' is not a host:port");
+    QTest::newRow("cluster with db") << QStringLiteral("redis+cluster://:hunter2@host:7000/3")
+                                     << QStringLiteral("no database number");
+    QTest::newRow("cluster db query")
+        << QStringLiteral("redis+cluster://host:7000?db=1") << QStringLiteral("only database 0");
+    QTest::newRow("cluster seed with password")
+        << QStringLiteral("redis+cluster://host?node=u:hunter2@h2:1")
+        << QStringLiteral("is not a host:port");
+    QTest::newRow("cluster without host")
+        << QStringLiteral("redis+cluster://:7000") << QStringLiteral("host is missing");
+}
+
+void tst_RedisEndpoint::topologyErrors()
+{
+    QFETCH(QString, url);
+    QFETCH(QString, mentions);
+
+    Endpoint endpoint;
+    QString error;
+    QVERIFY(!Endpoint::parse(QUrl(url), &endpoint, &error));
+    QVERIFY2(error.contains(mentions), qPrintable(error));
+    QVERIFY2(error.startsWith(QStringLiteral("invalid Redis URL")), qPrintable(error));
 }
 
 void tst_RedisEndpoint::displayNameHasNoPassword()
