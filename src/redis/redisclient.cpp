@@ -5,8 +5,6 @@
 #include "rediscluster_p.h"
 #include "redissentinel_p.h"
 
-#include <QtCore/QPromise>
-
 #include <QtCore/QCryptographicHash>
 
 namespace DistributedPromiseRedis {
@@ -116,17 +114,7 @@ void Client::command(const QList<QByteArray> &args, Callback callback)
 
 QFuture<Reply> Client::command(const QList<QByteArray> &args)
 {
-    auto promise = std::make_shared<QPromise<Reply>>();
-    promise->start();
-    QFuture<Reply> future = promise->future();
-    command(args, [promise](const Reply &reply) {
-        if (reply.isFailure())
-            promise->setException(reply.toError());
-        else
-            promise->addResult(reply);
-        promise->finish();
-    });
-    return future;
+    return replyFuture([&](Callback callback) { command(args, std::move(callback)); });
 }
 
 void Client::onMasterFound(const Endpoint::Address &address)

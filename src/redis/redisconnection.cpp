@@ -522,12 +522,12 @@ void Connection::command(const QList<QByteArray> &args, Callback callback)
     send(args, pending);
 }
 
-QFuture<Reply> Connection::command(const QList<QByteArray> &args)
+QFuture<Reply> replyFuture(const std::function<void(Callback)> &send)
 {
     auto promise = std::make_shared<QPromise<Reply>>();
     promise->start();
     QFuture<Reply> future = promise->future();
-    command(args, [promise](const Reply &reply) {
+    send([promise](const Reply &reply) {
         if (reply.isFailure())
             promise->setException(reply.toError());
         else
@@ -535,6 +535,11 @@ QFuture<Reply> Connection::command(const QList<QByteArray> &args)
         promise->finish();
     });
     return future;
+}
+
+QFuture<Reply> Connection::command(const QList<QByteArray> &args)
+{
+    return replyFuture([&](Callback callback) { command(args, std::move(callback)); });
 }
 
 void Connection::send(const QList<QByteArray> &args, Pending *pending)

@@ -24,6 +24,9 @@ namespace DistributedPromiseRedis {
 /*! Receives exactly one reply (or Failure) per command, on the connection's thread. */
 using Callback = std::function<void(const Reply &)>;
 
+/*! A future of the reply that \a send's callback gets; a Failure fails it with the error. */
+DISTRIBUTEDPROMISE_EXPORT QFuture<Reply> replyFuture(const std::function<void(Callback)> &send);
+
 struct ConnectionOptions
 {
     /*! DNS + TCP connect + AUTH/SELECT must finish within this. */

@@ -327,18 +327,24 @@ RedisServer::Attempt RedisServer::launch()
     return Attempt::Failed;
 }
 
+bool RedisServer::exitedDuringStartUp()
+{
+    if (m_process->state() != QProcess::NotRunning)
+        return false;
+    m_process->waitForFinished(0);
+    drainOutput();
+    setFailure(QStringLiteral("redis-server exited during start-up (exit code %1)")
+                   .arg(m_process->exitCode()));
+    return true;
+}
+
 bool RedisServer::waitUntilReady()
 {
     const QDeadlineTimer deadline(kTimeoutMs);
     // A sentinel logs no "ready" line; for it PING alone tells.
     while (!m_sawReady && !m_sentinel) {
-        if (m_process->state() == QProcess::NotRunning) {
-            m_process->waitForFinished(0);
-            drainOutput();
-            setFailure(QStringLiteral("redis-server exited during start-up (exit code %1)")
-                           .arg(m_process->exitCode()));
+        if (exitedDuringStartUp())
             return false;
-        }
         if (deadline.hasExpired()) {
             setFailure(QStringLiteral("redis-server did not say it was ready to accept "
                                       "connections within %1 ms")
@@ -350,13 +356,8 @@ bool RedisServer::waitUntilReady()
     }
     // The log line says the listeners are up; make sure a client really gets an answer.
     while (!pingOnce(int(qMax<qint64>(qMin<qint64>(deadline.remainingTime(), 1000), 1)))) {
-        if (m_process->state() == QProcess::NotRunning) {
-            m_process->waitForFinished(0);
-            drainOutput();
-            setFailure(QStringLiteral("redis-server exited during start-up (exit code %1)")
-                           .arg(m_process->exitCode()));
+        if (exitedDuringStartUp())
             return false;
-        }
         if (deadline.hasExpired()) {
             setFailure(
                 QStringLiteral("redis-server does not answer PING at %1").arg(url().toString()));

@@ -114,6 +114,8 @@ private:
 
     Attempt launch();
     bool waitUntilReady();
+    /*! The process is gone while starting: records why and returns true. */
+    bool exitedDuringStartUp();
     bool pingOnce(int timeoutMs) const;
     void drainOutput();
     void finishProcess(int signalNumber);

@@ -56,6 +56,38 @@ QString channelOf(const QString &prefix, const QString &arg)
         + QString::fromUtf8(identityOf(QStringLiteral("slow"), arg)) + QLatin1Char('}');
 }
 
+/*! A wrapper on the cluster with one work, shout(text), that counts its executions. */
+struct Shouter
+{
+    Shouter(const QUrl &url, const QString &prefix)
+        : wrapper(configFor(url, prefix))
+        , shout(wrapper.wrap(QStringLiteral("shout"), [this](const QString &text) {
+            ++executions;
+            return text.toUpper();
+        }))
+    { }
+    static DistributedPromiseConfig configFor(const QUrl &url, const QString &prefix)
+    {
+        DistributedPromiseConfig config;
+        config.redisUrl = url;
+        config.keyPrefix = prefix;
+        return config;
+    }
+    int executions = 0;
+    DistributedPromiseWrapper wrapper;
+    DistributedPromiseFunction<QString(QString)> shout;
+};
+
+/*! The value of \a call once it finished, or its error code and message. */
+QString finishedValue(QFuture<QString> call)
+{
+    if (!QTest::qWaitFor([&] { return call.isFinished(); }, 10000))
+        return QStringLiteral("<unfinished>");
+    if (codeOf(call) == QLatin1String("ok"))
+        return call.result();
+    return codeOf(call) + QLatin1Char(' ') + errorOf(call)->message();
+}
+
 /*! How many keys node \a node holds under \a prefix. */
 int keysOn(DistributedPromiseTest::RedisServer &node, const QString &prefix)
 {
@@ -107,22 +139,14 @@ void tst_Cluster::hashSlotsMatchTheServer()
 void tst_Cluster::identitiesOnEveryShard()
 {
     const QString prefix = QStringLiteral("spread");
-    DistributedPromiseConfig config;
-    config.redisUrl = m_cluster->url();
-    config.keyPrefix = prefix;
-    DistributedPromiseWrapper wrapper(config);
-    int executions = 0;
-    auto shout = wrapper.wrap(QStringLiteral("shout"), [&](const QString &text) {
-        ++executions;
-        return text.toUpper();
-    });
+    Shouter s(m_cluster->url(), prefix);
     const QList<QStringList> perNode = argsPerNode(*m_cluster, QStringLiteral("shout"), 3);
     QList<QFuture<QString>> calls;
     QStringList expected;
     for (int round = 0; round < 2; ++round) {
         for (const QStringList &args : perNode) {
             for (const QString &arg : args) {
-                calls.append(shout(arg));
+                calls.append(s.shout(arg));
                 expected.append(arg.toUpper());
             }
         }
@@ -134,9 +158,9 @@ void tst_Cluster::identitiesOnEveryShard()
         QCOMPARE(codeOf(calls.at(i)), QStringLiteral("ok"));
         QCOMPARE(calls.at(i).result(), expected.at(i));
     }
-    QCOMPARE(executions, 9); // the second round was coalesced with the first
-    QCOMPARE(wrapper.stats().localRuns, quint64(0));
-    QVERIFY(wrapper.isConnected());
+    QCOMPARE(s.executions, 9); // the second round was coalesced with the first
+    QCOMPARE(s.wrapper.stats().localRuns, quint64(0));
+    QVERIFY(s.wrapper.isConnected());
     // Each node holds the values of its own three identities, and nothing else.
     for (int node = 0; node < m_cluster->size(); ++node)
         QCOMPARE(keysOn(m_cluster->node(node), prefix), 3);
@@ -145,13 +169,13 @@ void tst_Cluster::identitiesOnEveryShard()
     QList<QFuture<QString>> again;
     for (const QStringList &args : perNode) {
         for (const QString &arg : args)
-            again.append(shout(arg));
+            again.append(s.shout(arg));
     }
     QTRY_VERIFY_WITH_TIMEOUT(std::all_of(again.cbegin(), again.cend(),
                                  [](const QFuture<QString> &f) { return f.isFinished(); }),
         10000);
-    QCOMPARE(executions, 9);
-    QCOMPARE(wrapper.stats().hits, quint64(9));
+    QCOMPARE(s.executions, 9);
+    QCOMPARE(s.wrapper.stats().hits, quint64(9));
 }
 
 void tst_Cluster::stampedePerShard()
@@ -198,29 +222,14 @@ void tst_Cluster::stampedePerShard()
 void tst_Cluster::slotMigratesDuringCalls()
 {
     const QString prefix = QStringLiteral("migrate");
-    DistributedPromiseConfig config;
-    config.redisUrl = m_cluster->url();
-    config.keyPrefix = prefix;
-    DistributedPromiseWrapper wrapper(config);
-    int executions = 0;
-    auto shout = wrapper.wrap(QStringLiteral("shout"), [&](const QString &text) {
-        ++executions;
-        return text.toUpper();
-    });
-    const auto finishedValue = [](QFuture<QString> call) {
-        if (!QTest::qWaitFor([&] { return call.isFinished(); }, 10000))
-            return QStringLiteral("<unfinished>");
-        return codeOf(call) == QLatin1String("ok")
-            ? call.result()
-            : codeOf(call) + QLatin1Char(' ') + errorOf(call)->message();
-    };
+    Shouter s(m_cluster->url(), prefix);
 
     const QString arg = QStringLiteral("moving");
     const int slot = RedisClusterSetup::slotOf(identityOf(QStringLiteral("shout"), arg));
     const int from = m_cluster->nodeForSlot(slot);
     const int to = (from + 1) % m_cluster->size();
-    QCOMPARE(finishedValue(shout(arg)), QStringLiteral("MOVING"));
-    QCOMPARE(executions, 1);
+    QCOMPARE(finishedValue(s.shout(arg)), QStringLiteral("MOVING"));
+    QCOMPARE(s.executions, 1);
     // Another identity in the same slot, not cached anywhere yet.
     QString sibling;
     for (int i = 0; sibling.isEmpty(); ++i) {
@@ -231,14 +240,14 @@ void tst_Cluster::slotMigratesDuringCalls()
 
     // Half migrated: the cached value still lives on the source, which answers the hit itself.
     QVERIFY2(m_cluster->beginSlotMigration(slot, to), qPrintable(m_cluster->errorString()));
-    QCOMPARE(finishedValue(shout(arg)), QStringLiteral("MOVING"));
-    QCOMPARE(executions, 1);
+    QCOMPARE(finishedValue(s.shout(arg)), QStringLiteral("MOVING"));
+    QCOMPARE(s.executions, 1);
     // The sibling's keys exist on neither side: the source sends its lock script on with ASK,
     // and the target, which has only some of a script's keys, says TRYAGAIN until the slot is
     // done: the call waits for the migration (up to the command timeout), it does not fail.
     LogCapture log;
     QLoggingCategory::setFilterRules(QStringLiteral("distributedpromise.debug=true"));
-    QFuture<QString> miss = shout(sibling);
+    QFuture<QString> miss = s.shout(sibling);
     QTRY_VERIFY_WITH_TIMEOUT(log.count(QStringLiteral("cluster: ASK")) >= 2, 5000);
     QLoggingCategory::setFilterRules(QString());
     QVERIFY(!miss.isFinished());
@@ -247,12 +256,12 @@ void tst_Cluster::slotMigratesDuringCalls()
     QVERIFY2(m_cluster->finishSlotMigration(slot), qPrintable(m_cluster->errorString()));
     QCOMPARE(m_cluster->nodeForSlot(slot), to);
     QCOMPARE(finishedValue(miss), sibling.toUpper());
-    QCOMPARE(executions, 2);
-    QCOMPARE(finishedValue(shout(arg)), QStringLiteral("MOVING"));
-    QCOMPARE(finishedValue(shout(sibling)), sibling.toUpper());
-    QCOMPARE(executions, 2);
-    QCOMPARE(wrapper.stats().hits, quint64(3));
-    QCOMPARE(wrapper.stats().localRuns, quint64(0));
+    QCOMPARE(s.executions, 2);
+    QCOMPARE(finishedValue(s.shout(arg)), QStringLiteral("MOVING"));
+    QCOMPARE(finishedValue(s.shout(sibling)), sibling.toUpper());
+    QCOMPARE(s.executions, 2);
+    QCOMPARE(s.wrapper.stats().hits, quint64(3));
+    QCOMPARE(s.wrapper.stats().localRuns, quint64(0));
     QCOMPARE(keysOn(m_cluster->node(to), prefix), 2);
     QCOMPARE(keysOn(m_cluster->node(from), prefix), 0);
 }
@@ -298,51 +307,35 @@ void tst_Cluster::channelFollowsItsSlot()
 void tst_Cluster::nodeRestart()
 {
     const QString prefix = QStringLiteral("restart");
-    DistributedPromiseConfig config;
-    config.redisUrl = m_cluster->url();
-    config.keyPrefix = prefix;
-    config.commandTimeout = std::chrono::milliseconds(1000);
-    DistributedPromiseWrapper wrapper(config);
-    int executions = 0;
-    auto shout = wrapper.wrap(QStringLiteral("shout"), [&](const QString &text) {
-        ++executions;
-        return text.toUpper();
-    });
+    Shouter s(m_cluster->url(), prefix);
     const QList<QStringList> perNode = argsPerNode(*m_cluster, QStringLiteral("shout"), 1);
     const int victim = 0;
     const QString lost = perNode.at(victim).constFirst();
     const QString kept = perNode.at(1).constFirst();
-    const auto finishedValue = [](QFuture<QString> call) {
-        if (!QTest::qWaitFor([&] { return call.isFinished(); }, 10000))
-            return QStringLiteral("<unfinished>");
-        return codeOf(call) == QLatin1String("ok")
-            ? call.result()
-            : codeOf(call) + QLatin1Char(' ') + errorOf(call)->message();
-    };
-    QCOMPARE(finishedValue(shout(lost)), lost.toUpper());
-    QCOMPARE(finishedValue(shout(kept)), kept.toUpper());
-    QCOMPARE(executions, 2);
+    QCOMPARE(finishedValue(s.shout(lost)), lost.toUpper());
+    QCOMPARE(finishedValue(s.shout(kept)), kept.toUpper());
+    QCOMPARE(s.executions, 2);
 
     m_cluster->node(victim).kill();
     // The other shards go on serving from their cache; the dead one runs the work locally
     // (whenRedisUnavailable = RunLocally), and nothing hangs.
-    QCOMPARE(finishedValue(shout(kept)), kept.toUpper());
-    QCOMPARE(executions, 2);
-    QCOMPARE(finishedValue(shout(lost)), lost.toUpper());
-    QCOMPARE(executions, 3);
-    QVERIFY(wrapper.stats().localRuns >= 1);
-    QTRY_VERIFY_WITH_TIMEOUT(!wrapper.isConnected(), 5000);
+    QCOMPARE(finishedValue(s.shout(kept)), kept.toUpper());
+    QCOMPARE(s.executions, 2);
+    QCOMPARE(finishedValue(s.shout(lost)), lost.toUpper());
+    QCOMPARE(s.executions, 3);
+    QVERIFY(s.wrapper.stats().localRuns >= 1);
+    QTRY_VERIFY_WITH_TIMEOUT(!s.wrapper.isConnected(), 5000);
 
     QVERIFY2(m_cluster->restartNode(victim), qPrintable(m_cluster->errorString()));
-    QTRY_VERIFY_WITH_TIMEOUT(wrapper.isConnected(), 15000);
+    QTRY_VERIFY_WITH_TIMEOUT(s.wrapper.isConnected(), 15000);
     // The restarted node lost its data: one more execution, cached on it again, then hits.
-    QCOMPARE(finishedValue(shout(lost)), lost.toUpper());
-    QCOMPARE(executions, 4);
+    QCOMPARE(finishedValue(s.shout(lost)), lost.toUpper());
+    QCOMPARE(s.executions, 4);
     QCOMPARE(keysOn(m_cluster->node(victim), prefix), 1);
-    const quint64 hits = wrapper.stats().hits;
-    QCOMPARE(finishedValue(shout(lost)), lost.toUpper());
-    QCOMPARE(executions, 4);
-    QCOMPARE(wrapper.stats().hits, hits + 1);
+    const quint64 hits = s.wrapper.stats().hits;
+    QCOMPARE(finishedValue(s.shout(lost)), lost.toUpper());
+    QCOMPARE(s.executions, 4);
+    QCOMPARE(s.wrapper.stats().hits, hits + 1);
 }
 
 QTEST_GUILESS_MAIN(tst_Cluster)
