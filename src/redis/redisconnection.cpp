@@ -15,6 +15,9 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#ifdef DISTRIBUTEDPROMISE_HAVE_TLS
+#include <hiredis/hiredis_ssl.h>
+#endif
 
 #include <cstring>
 
@@ -190,13 +193,12 @@ struct HiredisHooks
                 QString reason = link ? link->failReason : QString();
                 if (reason.isEmpty() && ctx->err)
                     reason = QString::fromUtf8(ctx->errstr);
-                if (reason.isEmpty())
-                    reason = QStringLiteral("the connection was closed");
+                const auto code = link ? link->failCode : DistributedPromiseError::ConnectionFailed;
                 pending->owner->handleReply(pending.get(),
-                    Reply::failure(
-                        link ? link->failCode : DistributedPromiseError::ConnectionFailed,
+                    Reply::failure(code,
                         QStringLiteral("Redis at %1: %2")
-                            .arg(pending->owner->endpoint().displayName(), reason)));
+                            .arg(pending->owner->endpoint().displayName(),
+                                pending->owner->lossReason(reason, code))));
             }
         } catch (...) {
             qCCritical(lcDistributedPromise, "exception escaped a Redis reply callback");
@@ -274,6 +276,10 @@ Connection::~Connection()
         m_link = nullptr;
         redisAsyncFree(ctx);
     }
+#ifdef DISTRIBUTEDPROMISE_HAVE_TLS
+    if (m_tls)
+        redisFreeSSLContext(m_tls); // open TLS sessions keep their own reference
+#endif
     const Reply failure = Reply::failure(DistributedPromiseError::Cancelled,
         QStringLiteral("Redis at %1: %2").arg(m_endpoint.displayName(), reason));
     for (auto &callback : callbacks) {
@@ -369,10 +375,14 @@ void Connection::connectToAddress(const QString &address)
             QStringLiteral("out of memory creating a connection"));
         return;
     }
-    if (ctx->err) {
-        const QString reason = QString::fromUtf8(ctx->errstr);
+    QString error;
+    if (ctx->err)
+        error = QString::fromUtf8(ctx->errstr);
+    else if (m_endpoint.tls)
+        startTls(ctx, &error);
+    if (!error.isEmpty()) {
         redisAsyncFree(ctx);
-        connectionFailed(DistributedPromiseError::ConnectionFailed, reason);
+        connectionFailed(DistributedPromiseError::ConnectionFailed, error);
         return;
     }
     m_ctx = ctx;
@@ -381,6 +391,7 @@ void Connection::connectToAddress(const QString &address)
     m_link->ctx = ctx;
     m_state = State::Connecting;
     m_socketConnected = false;
+    m_answered = false;
     ctx->ev.data = m_link;
     ctx->ev.addRead = &HiredisHooks::addRead;
     ctx->ev.delRead = &HiredisHooks::delRead;
@@ -413,6 +424,40 @@ void Connection::connectToAddress(const QString &address)
         if (!wanted.isEmpty())
             sendSubscription(true, wanted);
     }
+}
+
+bool Connection::startTls(redisAsyncContext *ctx, QString *error)
+{
+#ifdef DISTRIBUTEDPROMISE_HAVE_TLS
+    static const int openSslReady = redisInitOpenSSL();
+    Q_UNUSED(openSslReady)
+    if (!m_tls) {
+        const QByteArray ca = QFile::encodeName(m_endpoint.caCertFile);
+        const QByteArray cert = QFile::encodeName(m_endpoint.certFile);
+        const QByteArray key = QFile::encodeName(m_endpoint.keyFile);
+        const QByteArray name
+            = (m_endpoint.serverName.isEmpty() ? m_endpoint.host : m_endpoint.serverName).toUtf8();
+        const auto orNull
+            = [](const QByteArray &text) { return text.isEmpty() ? nullptr : text.constData(); };
+        redisSSLContextError why = REDIS_SSL_CTX_NONE;
+        m_tls = redisCreateSSLContext(
+            orNull(ca), nullptr, orNull(cert), orNull(key), orNull(name), &why);
+        if (!m_tls) {
+            *error = QStringLiteral("cannot set up TLS: %1 (check cacert, cert and key in the URL)")
+                         .arg(QString::fromUtf8(redisSSLContextGetError(why)));
+            return false;
+        }
+    }
+    if (redisInitiateSSLWithContext(&ctx->c, m_tls) != REDIS_OK) {
+        *error = QStringLiteral("TLS failed: %1").arg(QString::fromUtf8(ctx->c.errstr));
+        return false;
+    }
+    return true;
+#else
+    Q_UNUSED(ctx)
+    *error = QStringLiteral("this build has no TLS support");
+    return false;
+#endif
 }
 
 void Connection::handshake()
@@ -626,8 +671,22 @@ void Connection::unlink(Pending *pending)
     --m_pendingCount;
 }
 
+QString Connection::lossReason(const QString &reason, DistributedPromiseError::Code code) const
+{
+    const QString text = reason.isEmpty() ? QStringLiteral("the connection was closed") : reason;
+    // A refused TLS handshake surfaces as a bare socket error ("Success", "Connection reset").
+    if (m_endpoint.tls && !m_answered && code != DistributedPromiseError::Cancelled)
+        return QStringLiteral("the TLS session failed before any reply (is the server's "
+                              "certificate signed by the CA in cacert, and does the port speak "
+                              "TLS?): %1")
+            .arg(text);
+    return text;
+}
+
 void Connection::handleReply(Pending *pending, const Reply &reply)
 {
+    if (!reply.isFailure())
+        m_answered = true;
     unlink(pending);
     pending->owner = nullptr;
     Callback callback = std::move(pending->callback);
@@ -708,7 +767,7 @@ void Connection::contextLost(ContextLink *link, const QString &reason)
     m_connectTimer.stop();
     const bool wasConnected = m_state == State::Connected;
     m_state = State::Disconnected;
-    m_lastError = reason.isEmpty() ? QStringLiteral("the connection was closed") : reason;
+    m_lastError = lossReason(reason, link->failCode);
     for (ChannelState &channel : m_channels) {
         channel.confirmed = false;
         channel.opsInFlight = 0;

@@ -16,6 +16,7 @@
 #include <memory>
 
 struct redisAsyncContext;
+struct redisSSLContext;
 class QSocketNotifier;
 class QHostInfo;
 
@@ -125,6 +126,7 @@ private:
 
     void startConnect();
     void connectToAddress(const QString &address);
+    bool startTls(redisAsyncContext *ctx, QString *error);
     void onHostLookedUp(const QHostInfo &info);
     void handshake();
     void markReady();
@@ -132,6 +134,8 @@ private:
     void handleReply(Pending *pending, const Reply &reply);
     void handlePubSub(const Reply &reply);
     void contextLost(ContextLink *link, const QString &reason);
+    /*! What to say about a lost context: \a reason, or what it means for a TLS session. */
+    QString lossReason(const QString &reason, DistributedPromiseError::Code code) const;
     void dropContext(DistributedPromiseError::Code code, const QString &reason);
     void connectionFailed(DistributedPromiseError::Code code, const QString &reason);
     void scheduleReconnect();
@@ -153,6 +157,7 @@ private:
     State m_state = State::Disconnected;
     bool m_wantOpen = false;
     redisAsyncContext *m_ctx = nullptr;
+    redisSSLContext *m_tls = nullptr; // rediss://: made at the first connect, shared by reconnects
     ContextLink *m_link = nullptr;
     QSocketNotifier *m_readNotifier = nullptr;
     QSocketNotifier *m_writeNotifier = nullptr;
@@ -160,6 +165,7 @@ private:
     int m_lookupId = -1;
     int m_handshakePending = 0;
     bool m_socketConnected = false;
+    bool m_answered = false; // the current context has received a reply
     QString m_lastError;
     std::chrono::milliseconds m_backoff;
     QTimer m_connectTimer;

@@ -36,7 +36,7 @@ bool Endpoint::parse(const QUrl &url, Endpoint *endpoint, QString *error)
 {
     const auto fail = [&](const QString &why) {
         *error = QStringLiteral(
-            "invalid Redis URL: %1; expected redis://[user:password@]host[:port][/db],"
+            "invalid Redis URL: %1; expected redis[s]://[user:password@]host[:port][/db],"
             " unix:///path/to/socket, redis+sentinel://host[:port]/mastername[/db]"
             "[?sentinel=host:port] or redis+cluster://host[:port][?node=host:port]")
                      .arg(why);
@@ -79,12 +79,25 @@ bool Endpoint::parse(const QUrl &url, Endpoint *endpoint, QString *error)
     };
     QString why;
     const QString path = url.path();
-    if (scheme == QLatin1String("redis")) {
+    if (scheme == QLatin1String("redis") || (scheme == QLatin1String("rediss") && tlsSupported())) {
         if (!readSeeds(QString(), 6379, &why))
             return fail(why);
         result.seeds.clear();
         if (!path.isEmpty() && path != QLatin1String("/") && !parseDb(path.mid(1), &result.db))
             return fail(QStringLiteral("the path must be a database number like /0"));
+        result.tls = scheme == QLatin1String("rediss");
+        const auto file = [&](const char *item) {
+            return query.queryItemValue(QLatin1String(item), QUrl::FullyDecoded);
+        };
+        result.caCertFile = file("cacert");
+        result.certFile = file("cert");
+        result.keyFile = file("key");
+        result.serverName = file("sni");
+        if (result.certFile.isEmpty() != result.keyFile.isEmpty())
+            return fail(
+                QStringLiteral("cert and key go together (a client certificate and its key)"));
+        if (!result.tls && (!result.caCertFile.isEmpty() || !result.certFile.isEmpty()))
+            return fail(QStringLiteral("cacert, cert and key need rediss://"));
     } else if (scheme == QLatin1String("redis+sentinel")) {
         result.topology = Topology::Sentinel;
         if (!readSeeds(QStringLiteral("sentinel"), 26379, &why))
@@ -106,7 +119,7 @@ bool Endpoint::parse(const QUrl &url, Endpoint *endpoint, QString *error)
             return fail(QStringLiteral("the socket path is missing"));
         result.transport = Transport::Unix;
         result.socketPath = path;
-    } else if (scheme == QLatin1String("rediss")) {
+    } else if (scheme == QLatin1String("rediss")) { // and no TLS in this build
         *error = QStringLiteral("rediss:// (TLS) is not supported by this build; use redis:// on a "
                                 "trusted network or unix://");
         return false;
@@ -131,9 +144,23 @@ bool Endpoint::parse(const QUrl &url, Endpoint *endpoint, QString *error)
     return true;
 }
 
+bool Endpoint::tlsSupported()
+{
+#ifdef DISTRIBUTEDPROMISE_HAVE_TLS
+    return true;
+#else
+    return false;
+#endif
+}
+
 Endpoint Endpoint::server(const Address &address) const
 {
     Endpoint result;
+    result.tls = tls;
+    result.caCertFile = caCertFile;
+    result.certFile = certFile;
+    result.keyFile = keyFile;
+    result.serverName = serverName;
     result.host = address.host;
     result.port = address.port;
     result.user = user;

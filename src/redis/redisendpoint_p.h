@@ -13,6 +13,8 @@ namespace DistributedPromiseRedis {
 /*!
     Where Redis is and how to log in, parsed from a URL:
     - redis://[[user]:password@]host[:port][/db]
+    - rediss://...[?cacert=/ca.pem&cert=/client.pem&key=/client.key&sni=name] (when built with
+      hiredis_ssl)
     - unix:///path/to/socket[?db=N&password=...]
     - redis+sentinel://[[user]:password@]sentinel[:port]/mastername[/db][?sentinel=host:port...]
     - redis+cluster://[[user]:password@]node[:port][?node=host:port...]
@@ -43,6 +45,13 @@ struct DISTRIBUTEDPROMISE_EXPORT Endpoint
     QByteArray user;
     QByteArray password;
     int db = 0;
+    /*! rediss://: TLS, verified against caCertFile (or the system's CAs when empty); a client
+        certificate when certFile and keyFile are set; serverName for SNI (default: host). */
+    bool tls = false;
+    QString caCertFile;
+    QString certFile;
+    QString keyFile;
+    QString serverName;
     /*! Sentinel: the sentinels; Cluster: the nodes to read the slot map from. */
     QList<Address> seeds;
     /*! Sentinel: the name the sentinels monitor the master under. */
@@ -51,6 +60,9 @@ struct DISTRIBUTEDPROMISE_EXPORT Endpoint
     /*! This endpoint's credentials and database on another server (a resolved master, a
         cluster node), as a plain Tcp server endpoint. */
     Endpoint server(const Address &address) const;
+
+    /*! This build can speak TLS (rediss://). */
+    static bool tlsSupported();
 
     /*! Parses \a url; on failure returns false and sets \a error to a sentence saying what to fix.
      */

@@ -147,11 +147,25 @@ void tst_RedisEndpoint::rediss()
 {
     Endpoint endpoint;
     QString error;
+    const QUrl url(QStringLiteral("rediss://:hunter2@host:6380/2?cacert=/etc/ca.pem&sni=cache"));
+    if (!Endpoint::tlsSupported()) {
+        // Built without hiredis_ssl: a clear error, never a silent plain-text connection.
+        QVERIFY(!Endpoint::parse(url, &endpoint, &error));
+        QVERIFY2(error.contains(QStringLiteral("TLS")), qPrintable(error));
+        QVERIFY2(error.contains(QStringLiteral("not supported")), qPrintable(error));
+        QVERIFY2(!error.contains(QStringLiteral("hunter2")), qPrintable(error));
+        return;
+    }
+    QVERIFY2(Endpoint::parse(url, &endpoint, &error), qPrintable(error));
+    QVERIFY(endpoint.tls);
+    QCOMPARE(endpoint.caCertFile, QStringLiteral("/etc/ca.pem"));
+    QCOMPARE(endpoint.serverName, QStringLiteral("cache"));
+    QCOMPARE(endpoint.db, 2);
+    QVERIFY(!Endpoint::parse(QUrl(QStringLiteral("rediss://host?cert=/c.pem")), &endpoint, &error));
+    QVERIFY2(error.contains(QStringLiteral("cert and key go together")), qPrintable(error));
     QVERIFY(
-        !Endpoint::parse(QUrl(QStringLiteral("rediss://:hunter2@host:6380/0")), &endpoint, &error));
-    QVERIFY2(error.contains(QStringLiteral("TLS")), qPrintable(error));
-    QVERIFY2(error.contains(QStringLiteral("not supported")), qPrintable(error));
-    QVERIFY2(!error.contains(QStringLiteral("hunter2")), qPrintable(error));
+        !Endpoint::parse(QUrl(QStringLiteral("redis://host?cacert=/ca.pem")), &endpoint, &error));
+    QVERIFY2(error.contains(QStringLiteral("need rediss://")), qPrintable(error));
 }
 
 void tst_RedisEndpoint::sentinel()
