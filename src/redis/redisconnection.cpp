@@ -9,7 +9,6 @@
 #include <QtCore/QPromise>
 #include <QtCore/QRandomGenerator>
 #include <QtCore/QSocketNotifier>
-#include <QtCore/QVarLengthArray>
 #include <QtNetwork/QHostAddress>
 #include <QtNetwork/QHostInfo>
 
@@ -19,7 +18,7 @@
 #include <hiredis/hiredis_ssl.h>
 #endif
 
-#include <cstring>
+#include <charconv>
 
 namespace DistributedPromiseRedis {
 
@@ -589,31 +588,20 @@ QFuture<Reply> Connection::command(const QList<QByteArray> &args)
 
 void Connection::send(const QList<QByteArray> &args, Pending *pending)
 {
-    QVarLengthArray<const char *, 16> argv;
-    QVarLengthArray<size_t, 16> argvlen;
-    for (const QByteArray &arg : args) {
-        argv.append(arg.constData());
-        argvlen.append(size_t(arg.size()));
-    }
     if (m_options.commandTimeout.count() > 0)
         pending->deadline = QDeadlineTimer(m_options.commandTimeout);
     link(pending);
+    bool sent = false;
     if (m_mode == Mode::Subscriber) {
         // Answered in order by readRaw(), which takes the oldest pending command.
-        if (!appendRaw(args)) {
-            unlink(pending);
-            failLater(pending,
-                QStringLiteral("Redis at %1 refused the command: %2")
-                    .arg(m_endpoint.displayName(), QString::fromUtf8(m_ctx->c.errstr)));
-            return;
-        }
-        if (!m_commandTimer.isActive())
-            armCommandTimer();
-        return;
+        sent = appendRaw(args);
+    } else {
+        formatCommand(args);
+        sent = redisAsyncFormattedCommand(m_ctx, &HiredisHooks::onReply, pending,
+                   m_resp.constData(), size_t(m_resp.size()))
+            == REDIS_OK;
     }
-    const int rc = redisAsyncCommandArgv(
-        m_ctx, &HiredisHooks::onReply, pending, int(argv.size()), argv.data(), argvlen.data());
-    if (rc != REDIS_OK) {
+    if (!sent) {
         unlink(pending);
         failLater(pending,
             QStringLiteral("Redis at %1 refused the command: %2")
@@ -623,6 +611,22 @@ void Connection::send(const QList<QByteArray> &args, Pending *pending)
     }
     if (!m_commandTimer.isActive())
         armCommandTimer();
+}
+
+void Connection::formatCommand(const QList<QByteArray> &args)
+{
+    // RESP written straight into a reused buffer: cheaper than hiredis's printf-style builder.
+    const auto appendHeader = [this](char kind, qsizetype count) {
+        char digits[24];
+        const auto end = std::to_chars(digits, digits + sizeof digits, count).ptr;
+        m_resp.append(kind).append(digits, end - digits).append("\r\n", 2);
+    };
+    m_resp.clear();
+    appendHeader('*', args.size());
+    for (const QByteArray &arg : args) {
+        appendHeader('$', arg.size());
+        m_resp.append(arg).append("\r\n", 2);
+    }
 }
 
 void Connection::failLater(Pending *pending, const QString &reason)
@@ -850,13 +854,8 @@ void Connection::sendSubscription(bool subscribe, const QList<QByteArray> &chann
 
 bool Connection::appendRaw(const QList<QByteArray> &args)
 {
-    QVarLengthArray<const char *, 16> argv;
-    QVarLengthArray<size_t, 16> argvlen;
-    for (const QByteArray &arg : args) {
-        argv.append(arg.constData());
-        argvlen.append(size_t(arg.size()));
-    }
-    if (redisAppendCommandArgv(&m_ctx->c, int(argv.size()), argv.data(), argvlen.data())
+    formatCommand(args);
+    if (redisAppendFormattedCommand(&m_ctx->c, m_resp.constData(), size_t(m_resp.size()))
         != REDIS_OK)
         return false;
     // hiredis writes its output buffer (connecting first if needed) when the socket is writable.

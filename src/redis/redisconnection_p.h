@@ -142,6 +142,8 @@ private:
     void send(const QList<QByteArray> &args, Pending *pending);
     void sendSubscription(bool subscribe, const QList<QByteArray> &channels);
     bool appendRaw(const QList<QByteArray> &args);
+    /*! \a args as one RESP command in m_resp. */
+    void formatCommand(const QList<QByteArray> &args);
     void readRaw(const bool &deleted);
     void failLater(Pending *pending, const QString &reason);
     void deliverFailures();
@@ -180,6 +182,7 @@ private:
     // Commands that failed before reaching hiredis, called back from the event loop.
     QList<std::pair<Callback, Reply>> m_failures;
     QHash<QByteArray, ChannelState> m_channels;
+    QByteArray m_resp; // the command being sent, reused
 };
 
 } // namespace DistributedPromiseRedis
