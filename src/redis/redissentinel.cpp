@@ -36,6 +36,7 @@ SentinelWatcher::~SentinelWatcher()
     // The query's callback must not run on a half-destroyed object.
     m_running = false;
     m_query.reset();
+    m_previousQuery.reset();
 }
 
 void SentinelWatcher::start()
@@ -78,8 +79,8 @@ void SentinelWatcher::ask()
 
 void SentinelWatcher::askSentinel(int index)
 {
-    if (m_query)
-        m_query.release()->deleteLater(); // we may be inside its callback
+    // We may be inside the current query's callback: it lives on until the next question.
+    m_previousQuery = std::move(m_query);
     m_query
         = std::make_unique<Connection>(sentinel(index), Connection::Mode::Commands, m_queryOptions);
     m_query->open();

@@ -46,6 +46,7 @@ private:
     const Endpoint m_endpoint;
     ConnectionOptions m_queryOptions;
     std::unique_ptr<Connection> m_query;
+    std::unique_ptr<Connection> m_previousQuery;
     Connection m_events;
     int m_eventSource = 0;
     bool m_asking = false;
