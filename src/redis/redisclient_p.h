@@ -102,6 +102,9 @@ protected:
     /*! The last listener of \a channel left. */
     virtual void removeChannel(const QByteArray &channel) { m_subscriber.unsubscribe(channel); }
 
+    /*! Set by the destructors: callbacks run from here on must not touch the client's state. */
+    bool m_destroying = false;
+
 private:
     void onMasterFound(const Endpoint::Address &address);
 
@@ -112,7 +115,6 @@ private:
     QHash<QByteArray, int> m_listeners;
     std::unique_ptr<SentinelWatcher> m_sentinel;
     bool m_ready = true;
-    bool m_destroying = false;
     QList<std::pair<QList<QByteArray>, Callback>> m_waiting;
     QTimer m_waitTimer;
 };

@@ -90,10 +90,8 @@ ClusterClient::ClusterClient(
 ClusterClient::~ClusterClient()
 {
     m_destroying = true;
-    const Reply failure = Reply::failure(DistributedPromiseError::Cancelled,
-        QStringLiteral("Redis at %1: the Redis client was destroyed").arg(displayName()));
-    for (Request &retry : std::exchange(m_retries, {}))
-        retry.callback(failure);
+    failRetries(
+        DistributedPromiseError::Cancelled, QStringLiteral("the Redis client was destroyed"));
     // The nodes' pending commands fail now; their callbacks see m_destroying.
     m_byAddress.clear();
     m_nodes.clear();
@@ -119,10 +117,7 @@ void ClusterClient::close()
             node->shards->close();
     }
     Client::close();
-    const Reply failure = Reply::failure(DistributedPromiseError::Cancelled,
-        QStringLiteral("Redis at %1: the connection was closed").arg(displayName()));
-    for (Request &retry : std::exchange(m_retries, {}))
-        retry.callback(failure);
+    failRetries(DistributedPromiseError::Cancelled, QStringLiteral("the connection was closed"));
 }
 
 bool ClusterClient::isConnected() const
@@ -302,6 +297,14 @@ void ClusterClient::runRetries()
 {
     for (Request &retry : std::exchange(m_retries, {}))
         route(std::move(retry));
+}
+
+void ClusterClient::failRetries(DistributedPromiseError::Code code, const QString &why)
+{
+    const Reply failure
+        = Reply::failure(code, QStringLiteral("Redis at %1: %2").arg(displayName(), why));
+    for (Request &retry : std::exchange(m_retries, {}))
+        retry.callback(failure);
 }
 
 void ClusterClient::fail(Request &request, const QString &why)

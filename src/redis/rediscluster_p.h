@@ -73,6 +73,8 @@ private:
     void onSlots(const Reply &reply);
     void retryLater(Request request, const QByteArray &why);
     void fail(Request &request, const QString &why);
+    /*! Fails the requests waiting for a retry with \a code. */
+    void failRetries(DistributedPromiseError::Code code, const QString &why);
     void runRetries();
     void moveControl();
     Connection *shardsOf(Node *node);
@@ -87,7 +89,6 @@ private:
     std::vector<Node *> m_slots; // slotCount entries, null while unknown
     bool m_refreshing = false;
     bool m_refreshAgain = false;
-    bool m_destroying = false;
     int m_nextAddress = 0;
     std::chrono::milliseconds m_refreshBackoff;
     QTimer m_refreshTimer;

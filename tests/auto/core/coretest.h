@@ -99,6 +99,21 @@ QString messageOf(QFuture<T> future)
     return QString();
 }
 
+/*! A wrapper with one work, square(x), that counts how often it ran. */
+struct SquareWrapper
+{
+    explicit SquareWrapper(const DistributedPromiseConfig &config)
+        : wrapper(config)
+        , square(wrapper.wrap(QStringLiteral("square"), [this](int x) {
+            ++executions;
+            return x * x;
+        }))
+    { }
+    int executions = 0;
+    DistributedPromiseWrapper wrapper;
+    DistributedPromiseFunction<int(int)> square;
+};
+
 /*! A future that gets \a value after \a delay, driven by a QTimer on the current thread. */
 template<typename T>
 QFuture<T> valueLater(std::chrono::milliseconds delay, T value)

@@ -26,17 +26,6 @@ QString openssl(const QString &dir, const QStringList &args)
     return {};
 }
 
-/*! The message of the error \a call failed with. */
-QString messageOf(QFuture<int> call)
-{
-    try {
-        call.waitForFinished(); // finished already: only rethrows
-    } catch (const DistributedPromiseError &error) {
-        return error.message();
-    }
-    return {};
-}
-
 /*! A self-signed CA named \a name: name.pem and name.key. */
 QString makeCa(const QString &dir, const QString &name)
 {
@@ -122,15 +111,10 @@ void tst_RedisTls::callsOverTls()
 {
     DistributedPromiseConfig config = failFast(tlsUrl(m_dir.filePath(QStringLiteral("ca.pem"))));
     config.keyPrefix = QStringLiteral("tls");
-    DistributedPromiseWrapper wrapper(config);
-    QVERIFY2(wrapper.configurationError().isEmpty(), qPrintable(wrapper.configurationError()));
-    int executions = 0;
-    auto square = wrapper.wrap(QStringLiteral("square"), [&](int x) {
-        ++executions;
-        return x * x;
-    });
-    QTRY_VERIFY_WITH_TIMEOUT(wrapper.isConnected(), 10000);
-    QFuture<int> first = square(9);
+    SquareWrapper s(config);
+    QVERIFY2(s.wrapper.configurationError().isEmpty(), qPrintable(s.wrapper.configurationError()));
+    QTRY_VERIFY_WITH_TIMEOUT(s.wrapper.isConnected(), 10000);
+    QFuture<int> first = s.square(9);
     QTRY_VERIFY_WITH_TIMEOUT(first.isFinished(), 10000);
     QCOMPARE(codeOf(first), QStringLiteral("ok"));
     QCOMPARE(first.result(), 81);
@@ -138,32 +122,28 @@ void tst_RedisTls::callsOverTls()
     QCOMPARE(m_server->cli({ QStringLiteral("GET"),
                  dataKey(QStringLiteral("square"), "[9]", config.keyPrefix) }),
         QByteArray(R"({"v":1,"ok":true,"value":81})"));
-    QFuture<int> second = square(9);
+    QFuture<int> second = s.square(9);
     QTRY_VERIFY_WITH_TIMEOUT(second.isFinished(), 10000);
     QCOMPARE(second.result(), 81);
-    QCOMPARE(executions, 1);
-    QCOMPARE(wrapper.stats().hits, quint64(1));
+    QCOMPARE(s.executions, 1);
+    QCOMPARE(s.wrapper.stats().hits, quint64(1));
 }
 
 void tst_RedisTls::untrustedServer()
 {
-    DistributedPromiseWrapper wrapper(
-        failFast(tlsUrl(m_dir.filePath(QStringLiteral("other.pem")))));
-    auto square = wrapper.wrap(QStringLiteral("square"), [](int x) { return x * x; });
-    QFuture<int> call = square(3);
+    SquareWrapper s(failFast(tlsUrl(m_dir.filePath(QStringLiteral("other.pem")))));
+    QFuture<int> call = s.square(3);
     QTRY_VERIFY_WITH_TIMEOUT(call.isFinished(), 10000);
     QCOMPARE(codeOf(call), QStringLiteral("ConnectionFailed"));
     QVERIFY2(messageOf(call).contains(QStringLiteral("TLS session failed")),
         qPrintable(messageOf(call)));
-    QVERIFY(!wrapper.isConnected());
+    QVERIFY(!s.wrapper.isConnected());
 }
 
 void tst_RedisTls::missingCaFile()
 {
-    DistributedPromiseWrapper wrapper(
-        failFast(tlsUrl(m_dir.filePath(QStringLiteral("no-such-ca.pem")))));
-    auto square = wrapper.wrap(QStringLiteral("square"), [](int x) { return x * x; });
-    QFuture<int> call = square(3);
+    SquareWrapper s(failFast(tlsUrl(m_dir.filePath(QStringLiteral("no-such-ca.pem")))));
+    QFuture<int> call = s.square(3);
     QTRY_VERIFY_WITH_TIMEOUT(call.isFinished(), 10000);
     QCOMPARE(codeOf(call), QStringLiteral("ConnectionFailed"));
     QVERIFY2(

@@ -85,7 +85,7 @@ QString finishedValue(QFuture<QString> call)
         return QStringLiteral("<unfinished>");
     if (codeOf(call) == QLatin1String("ok"))
         return call.result();
-    return codeOf(call) + QLatin1Char(' ') + errorOf(call)->message();
+    return codeOf(call) + QLatin1Char(' ') + messageOf(call);
 }
 
 /*! How many keys node \a node holds under \a prefix. */
