@@ -47,4 +47,10 @@ struct DISTRIBUTEDPROMISE_EXPORT DistributedPromiseConfig
     std::chrono::milliseconds connectTimeout = std::chrono::seconds(3);
     /*! A Redis command unanswered for this long drops and re-opens the connection. */
     std::chrono::milliseconds commandTimeout = std::chrono::seconds(5);
+    /*! The longest the work may run. Past it, every caller in every process fails with
+        DistributedPromiseError::Timeout and the lock is given back (a later call runs the work
+        again; a result that still comes is dropped). 0 = no bound: work that never finishes
+        then holds its lock, and its callers, for as long as the process lives.
+        \since 0.2 */
+    std::chrono::milliseconds maxWorkTime = std::chrono::minutes(10);
 };

@@ -4,6 +4,7 @@
 #include "distributedpromiseconfig.h"
 #include "distributedpromisedetail.h"
 #include "distributedpromisewrapper.h"
+#include "leasekeeper_p.h"
 #include "protocol_p.h"
 #include "redisclient_p.h"
 
@@ -63,7 +64,14 @@ private:
         QDeadlineTimer deadline;
         std::chrono::milliseconds timeout;
     };
-    enum class Phase { Checking, Acquiring, Waiting, Working };
+    /*! Where a flight is; see docs/protocol.md for what each step does when it fails. */
+    enum class Phase {
+        Checking, ///< GET of the data key on its way
+        Acquiring, ///< the lock script on its way (first attempt)
+        Waiting, ///< another process holds the lock; subscribed to the channel
+        Working, ///< this process holds the lock (or runs locally) and the work runs
+        Finishing, ///< the work is done; the finish script is on its way, or is sent again
+    };
     struct Flight
     {
         quint64 id = 0;
@@ -74,16 +82,27 @@ private:
         QString displayKey() const { return QString::fromUtf8(identity); }
         QJsonArray args;
         std::vector<Caller> callers;
+        /*! The identities whose work made this call, innermost last (empty for most calls). */
+        QList<QByteArray> ancestors;
         Phase phase = Phase::Checking;
-        QByteArray token;
+        QByteArray token; ///< this process's latest lock attempt
+        QByteArray awaited; ///< while waiting: the holder's token (its outcome is ours too)
+        std::chrono::steady_clock::time_point acquireSentAt;
         bool subscribed = false;
         bool acquiring = false;
         bool reacquire = false;
         bool waitedBefore = false;
         bool local = false;
-        bool leaseLost = false;
-        std::unique_ptr<QTimer> deadlineTimer;
-        std::unique_ptr<QTimer> leaseTimer; // renewal while working, takeover check while waiting
+        bool holding = false; ///< the lease keeper renews this flight's lock
+        bool finishInFlight = false;
+        Outcome outcome; ///< Finishing: what the work gave
+        QByteArray envelope; ///< Finishing: outcome, encoded
+        QDeadlineTimer finishUntil; ///< Finishing: give up publishing after this
+        std::chrono::milliseconds finishRetry { 0 };
+        std::unique_ptr<QTimer> deadlineTimer; ///< the earliest caller deadline
+        std::unique_ptr<QTimer> takeoverTimer; ///< Waiting: look again when the lease runs out
+        std::unique_ptr<QTimer> workLimitTimer; ///< Working: maxWorkTime
+        std::unique_ptr<QTimer> finishRetryTimer; ///< Finishing: send the finish again
     };
 
     /*! The flight \a id while it is in flight, else null (flights end and identities return). */
@@ -92,8 +111,17 @@ private:
     void recycle(std::unique_ptr<Flight> flight);
     std::unique_ptr<QTimer> flightTimer(
         Flight *flight, void (Coordinator::*action)(Flight *), bool singleShot);
+    /*! \a timer of \a flight, made on first use. */
+    QTimer *timerOf(Flight *flight, std::unique_ptr<QTimer> Flight::*timer,
+        void (Coordinator::*action)(Flight *));
     void addCaller(
         Flight *flight, std::unique_ptr<Waiter> waiter, std::chrono::milliseconds timeout);
+    /*! Takes out the callers whose futures were cancelled (their Cancelled comes later, from the
+        event loop); returns whether any caller is left. */
+    bool pruneCancelled(Flight *flight);
+    /*! Fails \a callers with \a error from the event loop, never from the current call stack. */
+    static void cancelLater(
+        std::shared_ptr<std::vector<Caller>> callers, const DistributedPromiseError &error);
     void armDeadline(Flight *flight);
     void sweepCallers(Flight *flight);
     void startSweeping();
@@ -108,8 +136,19 @@ private:
     void onAcquired(Flight *flight, const DistributedPromiseRedis::Reply &reply);
     void wait(Flight *flight, qint64 lockTtl);
     void startWork(Flight *flight);
-    void renewLease(Flight *flight);
+    void runWork(quint64 id);
+    void workLimitReached(Flight *flight);
     void workDone(quint64 id, DistributedPromiseDetail::Outcome outcome);
+    void sendFinish(Flight *flight);
+    void onFinished(Flight *flight, const DistributedPromiseRedis::Reply &reply);
+    void onLeaseEvent(quint64 id, LeaseKeeper::Event event);
+    /*! Gives the lock taken with \a token back and tells the waiters to try at once. */
+    void releaseLock(const DistributedPromiseProtocol::Keys &keys, const QByteArray &token);
+    /*! Reads what the server allows (publishing, eviction) once per connect, and says so. */
+    void checkServer();
+    /*! Ends every flight: locks held are given back, callers get Cancelled (with \a reason),
+        now or (\a later) from the event loop. */
+    void shutDown(const QString &reason, bool later);
     void redisUnavailable(Flight *flight, const DistributedPromiseRedis::Reply &reply);
     void discardCorrupt(Flight *flight, const QByteArray &what);
     void finish(Flight *flight, const DistributedPromiseDetail::Outcome &outcome);
@@ -132,11 +171,13 @@ private:
     const QByteArray m_leaseMs;
     const QByteArray m_ttlMs;
     const DistributedPromiseRedis::Script m_acquire;
-    const DistributedPromiseRedis::Script m_renew;
     const DistributedPromiseRedis::Script m_finish;
+    const DistributedPromiseRedis::Script m_release;
     const DistributedPromiseRedis::Script m_discard;
+    const QByteArray m_recordMs; // how long an uncached outcome stays recorded for waiters
     QByteArray m_publish = QByteArrayLiteral("PUBLISH"); // the finish script's publish command
     std::unique_ptr<DistributedPromiseRedis::Client> m_client;
+    std::unique_ptr<LeaseKeeper> m_keeper;
     QHash<QByteArray, Flight *> m_flights; // by identity; owned
     QHash<quint64, Flight *> m_byId; // the same flights, by id
     std::vector<std::unique_ptr<Flight>> m_spareFlights;
@@ -145,6 +186,8 @@ private:
     quint64 m_nextId = 0;
     bool m_everConnected = false;
     bool m_outageWarned = false;
+    bool m_cannotPublish = false; // the Redis user may not publish: waiters poll
+    bool m_shutDown = false;
     AtomicStats m_stats;
     QTimer m_sweepTimer;
 };

@@ -49,7 +49,14 @@ namespace {
 // the JSON containers' storage and tells integers from doubles as the writer does.
 constexpr char hexDigits[] = "0123456789abcdef";
 
-void appendValue(QByteArray &out, const QCborValue &value);
+// What the writer met that JSON cannot carry back: see ValueProblem.
+struct WriteState
+{
+    int depth = 0;
+    ValueProblem problem = ValueProblem::None;
+};
+
+void appendValue(QByteArray &out, const QCborValue &value, WriteState &state);
 
 void appendString(QByteArray &out, QStringView text)
 {
@@ -140,31 +147,37 @@ void appendInteger(QByteArray &out, qint64 value)
     out.append(begin, end - begin);
 }
 
-void appendArray(QByteArray &out, const QCborArray &array)
+void appendArray(QByteArray &out, const QCborArray &array, WriteState &state)
 {
+    if (++state.depth > maxNesting)
+        state.problem = ValueProblem::TooDeep;
     out.append('[');
-    for (qsizetype i = 0; i < array.size(); ++i) {
+    for (qsizetype i = 0; i < array.size() && state.problem != ValueProblem::TooDeep; ++i) {
         if (i > 0)
             out.append(',');
-        appendValue(out, array.at(i));
+        appendValue(out, array.at(i), state);
     }
     out.append(']');
+    --state.depth;
 }
 
-void appendMap(QByteArray &out, const QCborMap &map)
+void appendMap(QByteArray &out, const QCborMap &map, WriteState &state)
 {
+    if (++state.depth > maxNesting)
+        state.problem = ValueProblem::TooDeep;
     out.append('{');
-    for (auto it = map.cbegin(); it != map.cend(); ++it) {
+    for (auto it = map.cbegin(); it != map.cend() && state.problem != ValueProblem::TooDeep; ++it) {
         if (it != map.cbegin())
             out.append(',');
         appendString(out, it.key().toString());
         out.append(':');
-        appendValue(out, it.value());
+        appendValue(out, it.value(), state);
     }
     out.append('}');
+    --state.depth;
 }
 
-void appendValue(QByteArray &out, const QCborValue &value)
+void appendValue(QByteArray &out, const QCborValue &value, WriteState &state)
 {
     switch (value.type()) {
     case QCborValue::False:
@@ -178,20 +191,23 @@ void appendValue(QByteArray &out, const QCborValue &value)
         break;
     case QCborValue::Double: {
         const double number = value.toDouble();
-        if (qIsFinite(number))
+        if (qIsFinite(number)) {
             out.append(QByteArray::number(number, 'g', QLocale::FloatingPointShortest));
-        else
+        } else {
             out.append("null");
+            if (state.problem == ValueProblem::None)
+                state.problem = ValueProblem::NonFinite;
+        }
         break;
     }
     case QCborValue::String:
         appendString(out, value.toString());
         break;
     case QCborValue::Array:
-        appendArray(out, value.toArray());
+        appendArray(out, value.toArray(), state);
         break;
     case QCborValue::Map:
-        appendMap(out, value.toMap());
+        appendMap(out, value.toMap(), state);
         break;
     default:
         out.append("null");
@@ -200,9 +216,11 @@ void appendValue(QByteArray &out, const QCborValue &value)
 }
 } // namespace
 
-void appendArguments(QByteArray &out, const QJsonArray &args)
+ValueProblem appendArguments(QByteArray &out, const QJsonArray &args)
 {
-    appendArray(out, QCborArray::fromJsonArray(args));
+    WriteState state;
+    appendArray(out, QCborArray::fromJsonArray(args), state);
+    return state.problem;
 }
 
 QByteArray encodeArguments(const QJsonArray &args)
@@ -210,6 +228,22 @@ QByteArray encodeArguments(const QJsonArray &args)
     QByteArray out;
     appendArguments(out, args);
     return out;
+}
+
+QString describe(ValueProblem problem)
+{
+    switch (problem) {
+    case ValueProblem::None:
+        break;
+    case ValueProblem::NonFinite:
+        return QStringLiteral("it holds a number that is not finite (NaN or infinity), which "
+                              "JSON cannot carry; pass finite numbers or null");
+    case ValueProblem::TooDeep:
+        return QStringLiteral("it is nested more than %1 levels deep, more than JSON readers "
+                              "accept; flatten it")
+            .arg(maxNesting);
+    }
+    return QString();
 }
 
 QByteArray identity(const QString &key, const QByteArray &separator, const QByteArray &arguments)
@@ -225,14 +259,14 @@ QByteArray identity(const QString &key, const QByteArray &separator, const QByte
     return result;
 }
 
-QByteArray identity(
-    const QByteArray &keyAndSeparator, const QJsonArray &args, qsizetype *argumentsBytes)
+QByteArray identity(const QByteArray &keyAndSeparator, const QJsonArray &args,
+    qsizetype *argumentsBytes, ValueProblem *problem)
 {
     QByteArray result;
     result.reserve(keyAndSeparator.size() + 64);
     result.append(keyAndSeparator);
     const qsizetype from = result.size();
-    appendArguments(result, args);
+    *problem = appendArguments(result, args);
     *argumentsBytes = result.size() - from;
     if (*argumentsBytes > maxPlainArgumentsBytes) {
         const QByteArray hash = QCryptographicHash::hash(
@@ -254,20 +288,26 @@ KeyNames::KeyNames(const DistributedPromiseConfig &config)
     m_channel = prefix + config.notifPrefix.toUtf8() + separator + '{';
 }
 
-QByteArray encodeValue(const QJsonValue &value)
+QByteArray encodeValue(const QJsonValue &value, ValueProblem *problem)
 {
     // As a QJsonArray stores it (Undefined becomes null), so that it reads as the writer does.
     QByteArray out;
-    appendValue(
-        out, value.isUndefined() ? QCborValue(QCborValue::Null) : QCborValue::fromJsonValue(value));
+    WriteState state;
+    appendValue(out,
+        value.isUndefined() ? QCborValue(QCborValue::Null) : QCborValue::fromJsonValue(value),
+        state);
+    if (problem)
+        *problem = state.problem;
     return out;
 }
 
-QByteArray encodeEnvelope(const DistributedPromiseDetail::Outcome &outcome)
+QByteArray encodeEnvelope(const DistributedPromiseDetail::Outcome &outcome, ValueProblem *problem)
 {
+    if (problem)
+        *problem = ValueProblem::None;
     if (outcome.ok)
-        return QByteArrayLiteral("{\"v\":1,\"ok\":true,\"value\":") + encodeValue(outcome.value)
-            + '}';
+        return QByteArrayLiteral("{\"v\":1,\"ok\":true,\"value\":")
+            + encodeValue(outcome.value, problem) + '}';
     const QJsonObject error {
         { QStringLiteral("code"), DistributedPromiseError::codeName(outcome.code) },
         { QStringLiteral("message"), outcome.message },
@@ -383,44 +423,103 @@ bool decodeEnvelope(const QByteArray &bytes, DistributedPromiseDetail::Outcome *
     return true;
 }
 
-// KEYS: data, lock. ARGV: token, lease ms, "1" to look at the cache first.
-// Returns {1, envelope} (cached), {2} (lock taken: run the work) or {3, lock pttl} (busy).
-const QByteArray acquireScript = QByteArrayLiteral(R"lua(
+// The scripts never let a failed write stop what must happen: under maxmemory with noeviction
+// the lock is still taken (allow-oom: a small key with a lease), the cache write is best effort
+// (pcall) and unlock and publish always run (DEL, PEXPIRE and PUBLISH are allowed when out of
+// memory). A key of another type than the one expected is read as absent or unreadable.
+
+// KEYS: data, lock, record. ARGV: token, lease ms, "1" to look at the cache first, the token of
+// the execution this caller waits for ("" for a new caller).
+// Returns {1, envelope} (cached), {5, envelope} (the awaited execution's recorded outcome), {2}
+// (lock taken:
+// run the work), {3, lock pttl, holder's token} (busy; the record key is marked so that the
+// holder records an uncached outcome for its waiters) or {4, error} (unreadable data key).
+// A lock without expiry (left by another tool) gets the lease, so nobody waits on it forever.
+const QByteArray acquireScript = QByteArrayLiteral(R"lua(#!lua flags=allow-oom
 if ARGV[3] == '1' then
-  local cached = redis.call('GET', KEYS[1])
+  local cached = redis.pcall('GET', KEYS[1])
+  if type(cached) == 'table' and cached.err then return {4, cached.err} end
   if cached then return {1, cached} end
 end
+if ARGV[4] ~= '' then
+  local record = redis.pcall('GET', KEYS[3])
+  local head = ARGV[4] .. ' '
+  if type(record) == 'string' and string.sub(record, 1, #head) == head then
+    return {5, string.sub(record, #head + 1)}
+  end
+end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
-return {3, redis.call('PTTL', KEYS[2])}
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl == -1 then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+local holder = redis.pcall('GET', KEYS[2])
+if type(holder) ~= 'string' then holder = '' end
+redis.pcall('SET', KEYS[3], '', 'NX', 'PX', ARGV[2])
+return {3, ttl, holder}
 )lua");
 
-// KEYS: lock. ARGV: token, lease ms. Returns 1 while the token still holds the lock, else 0.
+// KEYS: lock. ARGV: token, lease ms. Returns 1 while the token still holds the lock (the lease
+// is extended), 0 when another attempt holds it, -1 when nobody does (the lease ran out).
 const QByteArray renewScript = QByteArrayLiteral(R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
+local holder = redis.pcall('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if type(holder) == 'string' then return 0 end
+return -1
 )lua");
 
-// KEYS: data, lock. ARGV: token, envelope, ttl ms, "1" to cache, channel, publish command.
-// Only the lock holder caches, unlocks and publishes; returns 1 then, 0 when the lease was lost.
-// The lock goes before the publish, so a failed PUBLISH cannot leave it behind. The publish
-// command is PUBLISH, or SPUBLISH on a cluster (the channel shares the keys' slot).
+// KEYS: data, lock, record. ARGV: token, envelope, ttl ms, "1" to cache, channel, publish
+// command, record ms.
+// Returns {0} when another attempt holds the lock (nothing is written or published). Otherwise
+// caches the envelope (values with ttl > 0; the waiters' mark goes) or, when a waiter marked the
+// record key, records
+// "token envelope" there for record ms (errors, ttl 0: what a waiter that missed the message
+// finds); unlocks; publishes; returns {1, write error or "", publish error or ""}. A lock that
+// ran out does not stop the finish, unless a value is cached meanwhile (a newer holder took over
+// and finished: its value stands). PUBLISH is SPUBLISH on a cluster.
 const QByteArray finishScript = QByteArrayLiteral(R"lua(
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+local holder = redis.pcall('GET', KEYS[2])
+if type(holder) == 'string' and holder ~= ARGV[1] then return {0} end
+if not holder and redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+local written = true
 if ARGV[4] == '1' and tonumber(ARGV[3]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  written = redis.pcall('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('DEL', KEYS[3])
+elseif redis.call('EXISTS', KEYS[3]) == 1 then
+  written = redis.pcall('SET', KEYS[3], ARGV[1] .. ' ' .. ARGV[2], 'PX', ARGV[7])
 end
-redis.call('DEL', KEYS[2])
-redis.call(ARGV[6], ARGV[5], ARGV[2])
+if holder == ARGV[1] then redis.call('DEL', KEYS[2]) end
+local sent = redis.pcall(ARGV[6], ARGV[5], ARGV[2])
+local writeError, sendError = '', ''
+if type(written) == 'table' and written.err then writeError = written.err end
+if type(sent) == 'table' and sent.err then sendError = sent.err end
+return {1, writeError, sendError}
+)lua");
+
+// KEYS: lock. ARGV: token, channel, publish command, message. Gives the lock back (only if the
+// token still holds it) and tells the waiters, who then try at once. Returns 1 when it unlocked.
+const QByteArray releaseScript = QByteArrayLiteral(R"lua(
+if redis.pcall('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.pcall(ARGV[3], ARGV[2], ARGV[4])
 return 1
 )lua");
 
 // KEYS: data. ARGV: the unreadable bytes that were read. Deletes the entry only if it still holds
-// them, so that a good value written meanwhile is kept. Returns 1 when it deleted.
+// them (a good value written meanwhile stays), or if it is not a string at all. Returns 1 when it
+// deleted.
 const QByteArray discardScript = QByteArrayLiteral(R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'string' then
+  if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+  return 0
+end
+if kind ~= 'none' then return redis.call('DEL', KEYS[1]) end
 return 0
 )lua");
+
+// Not an envelope: readers of every version ignore it (with a warning, in the oldest).
+const QByteArray abandonedMessage = QByteArrayLiteral("{\"v\":1,\"abandoned\":true}");
 
 } // namespace DistributedPromiseProtocol

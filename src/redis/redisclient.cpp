@@ -76,7 +76,8 @@ void Client::open()
             return; // the connections open when the master is known
     }
     m_commands.open();
-    m_subscriber.open();
+    if (!m_listeners.isEmpty())
+        m_subscriber.open(); // otherwise with the first channel
 }
 
 void Client::close()
@@ -135,7 +136,8 @@ void Client::onMasterFound(const Endpoint::Address &address)
     if (m_ready)
         return;
     m_commands.open();
-    m_subscriber.open();
+    if (!m_listeners.isEmpty())
+        m_subscriber.open();
     setReady();
 }
 

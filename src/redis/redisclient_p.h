@@ -58,6 +58,9 @@ public:
     /*! The same as a future; a transport failure fails the future with DistributedPromiseError. */
     QFuture<Reply> command(const QList<QByteArray> &args);
 
+    /*! Writes the commands queued so far to Redis now, waiting up to \a timeout in all. */
+    virtual void flush(std::chrono::milliseconds timeout) { m_commands.flush(timeout); }
+
     /*!
         Runs \a script with \a keys and \a args: one round trip (EVALSHA), two when Redis did not
         know the script yet (NOSCRIPT, then EVAL, which also caches it).
@@ -98,7 +101,14 @@ protected:
     /*! Fails the commands that wait for the first server. */
     void failWaiting(const QString &reason);
     /*! The first listener of \a channel came: subscribe (subscribed() follows). */
-    virtual void addChannel(const QByteArray &channel) { m_subscriber.subscribe(channel); }
+    virtual void addChannel(const QByteArray &channel)
+    {
+        // The subscriber connection opens with the first channel: a client that never waits
+        // (or a lease keeper's) has one connection, not two.
+        if (m_ready)
+            m_subscriber.open();
+        m_subscriber.subscribe(channel);
+    }
     /*! The last listener of \a channel left. */
     virtual void removeChannel(const QByteArray &channel) { m_subscriber.unsubscribe(channel); }
 

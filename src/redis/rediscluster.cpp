@@ -462,4 +462,11 @@ void ClusterClient::placeChannels()
         placeChannel(channel);
 }
 
+void ClusterClient::flush(std::chrono::milliseconds timeout)
+{
+    const QDeadlineTimer deadline(timeout);
+    for (const auto &node : m_nodes)
+        node->connection->flush(std::chrono::milliseconds(deadline.remainingTime()));
+}
+
 } // namespace DistributedPromiseRedis

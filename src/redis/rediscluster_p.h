@@ -44,6 +44,7 @@ public:
     using Client::command;
     void command(const QList<QByteArray> &args, Callback callback) override;
     bool isSubscribed(const QByteArray &channel) const override;
+    void flush(std::chrono::milliseconds timeout) override;
 
     /*! The hash slot of \a key: CRC16 of its {hash tag}, or of the whole key, modulo 16384. */
     static int slotOf(const QByteArray &key);

@@ -19,6 +19,7 @@
 #endif
 
 #include <charconv>
+#include <poll.h>
 
 namespace DistributedPromiseRedis {
 
@@ -940,6 +941,19 @@ void Connection::handlePubSub(const Reply &reply)
     if (isSubscribe && !it->confirmed) {
         it->confirmed = true;
         Q_EMIT subscribed(channel);
+    }
+}
+
+void Connection::flush(std::chrono::milliseconds timeout)
+{
+    // hiredis keeps the write notifier enabled while it has output queued.
+    const QDeadlineTimer deadline(timeout);
+    while (m_ctx && m_state == State::Connected && m_writeNotifier->isEnabled()
+        && !deadline.hasExpired()) {
+        pollfd descriptor { m_ctx->c.fd, POLLOUT, 0 };
+        if (::poll(&descriptor, 1, int(std::max<qint64>(1, deadline.remainingTime()))) <= 0)
+            break;
+        onSocketEvent(false);
     }
 }
 

@@ -99,6 +99,12 @@ public:
     /*! The same as a future; a transport failure fails the future with DistributedPromiseError. */
     QFuture<Reply> command(const QList<QByteArray> &args);
 
+    /*!
+        Writes the commands queued so far to the socket now, waiting up to \a timeout for it to
+        take them (replies are not read). For the last words before a connection goes away.
+    */
+    void flush(std::chrono::milliseconds timeout);
+
     /*! Subscriber mode: want \a channel; subscribed() follows when Redis confirms it. */
     void subscribe(const QByteArray &channel);
     /*! Subscriber mode: stop wanting \a channel. */

@@ -300,7 +300,8 @@ void tst_BadInput::argumentsCannotChangeTheKeys()
 {
     // Whatever the arguments hold, a call touches exactly three names, all with the identity
     // inside one hash tag: P:{I} (the value), P:lock:{I} (while it works) and P:notif:{I} (the
-    // channel its waiters listen on). A fresh server, so KEYS * shows everything.
+    // channel its waiters listen on, and while they wait, the key where an outcome that is not
+    // cached would be recorded for them). A fresh server, so KEYS * shows everything.
     RedisServer server;
     QVERIFY2(server.start(), qPrintable(server.errorString()));
     const DistributedPromiseConfig config = configFor(server);
@@ -336,7 +337,7 @@ void tst_BadInput::argumentsCannotChangeTheKeys()
         const QFuture<QString> h = held(arg);
         const QFuture<QString> w = same(arg);
         QByteArrayList whileWorking = dataKeys;
-        whileWorking.append(lock);
+        whileWorking << lock << channel;
         std::sort(whileWorking.begin(), whileWorking.end());
         QTRY_COMPARE(
             sortedLines(server.cli({ QStringLiteral("KEYS"), QStringLiteral("*") })), whileWorking);
@@ -446,7 +447,7 @@ void tst_BadInput::wrapperDestroyedWithCallsInFlight()
     QVERIFY(thread->wait(5000));
 
     wrapper.reset();
-    // Finished at once, not later.
+    // Finished from the event loop, never from inside the destructor.
     QList<QFuture<void>> all;
     for (const QFuture<QString> &f : std::as_const(waiting))
         all.append(QFuture<void>(f));
@@ -454,7 +455,7 @@ void tst_BadInput::wrapperDestroyedWithCallsInFlight()
     for (const QFuture<int> &f : std::as_const(queued))
         all.append(QFuture<void>(f));
     for (const QFuture<void> &f : std::as_const(all)) {
-        QVERIFY(f.isFinished());
+        QTRY_VERIFY(f.isFinished());
         QCOMPARE(codeOf(f), QStringLiteral("Cancelled"));
     }
     QTRY_COMPARE(finished.count(), 1);
