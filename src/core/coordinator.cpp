@@ -149,8 +149,12 @@ Coordinator::Coordinator(
     // Settle what is in flight while the application's objects are still alive: continuations
     // with a context object must not run after their context is gone.
     if (QCoreApplication *app = QCoreApplication::instance()) {
-        connect(app, &QCoreApplication::aboutToQuit, this,
-            [this] { shutDown(QStringLiteral("the application is quitting"), false); });
+        connect(app, &QCoreApplication::aboutToQuit, this, [this] {
+            if (shutDown(QStringLiteral("the application is quitting"), false))
+                // The event loop has ended: what the outcomes posted (QFutureWatcher signals,
+                // DistributedPromise's) is delivered now, while the receivers still exist.
+                QCoreApplication::sendPostedEvents();
+        });
     }
     m_client->open();
 }
@@ -930,10 +934,10 @@ void Coordinator::finish(Flight *flight, const Outcome &outcome)
     settle(flight, [&error](Waiter &waiter) { waiter.fail(error); });
 }
 
-void Coordinator::shutDown(const QString &reason, bool later)
+bool Coordinator::shutDown(const QString &reason, bool later)
 {
     if (!m_client)
-        return;
+        return false;
     auto callers = std::make_shared<std::vector<Caller>>();
     const auto flights = m_flights;
     for (Flight *flight : flights) {
@@ -962,7 +966,7 @@ void Coordinator::shutDown(const QString &reason, bool later)
     m_byChannel.clear();
     m_client->flush(shutDownFlush);
     if (callers->empty())
-        return;
+        return false;
     m_stats.errors += callers->size();
     const DistributedPromiseError error(DistributedPromiseError::Cancelled,
         reason
@@ -974,6 +978,7 @@ void Coordinator::shutDown(const QString &reason, bool later)
         for (Caller &caller : *callers)
             caller.waiter->fail(error);
     }
+    return true;
 }
 
 void Coordinator::cancelLater(

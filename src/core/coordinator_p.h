@@ -147,8 +147,8 @@ private:
     /*! Reads what the server allows (publishing, eviction) once per connect, and says so. */
     void checkServer();
     /*! Ends every flight: locks held are given back, callers get Cancelled (with \a reason),
-        now or (\a later) from the event loop. */
-    void shutDown(const QString &reason, bool later);
+        now or (\a later) from the event loop. Returns whether any caller was told. */
+    bool shutDown(const QString &reason, bool later);
     void redisUnavailable(Flight *flight, const DistributedPromiseRedis::Reply &reply);
     void discardCorrupt(Flight *flight, const QByteArray &what);
     void finish(Flight *flight, const DistributedPromiseDetail::Outcome &outcome);

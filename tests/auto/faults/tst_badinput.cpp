@@ -74,6 +74,9 @@ private Q_SLOTS:
     void passwordNeverShown();
     void argumentsCannotChangeTheKeys();
     void valueOverTheLimit();
+    void nonFiniteNumbersAreRefused();
+    void valuesTooDeepAreRefused();
+    void bracesInTheWrapKeyAreRefused();
     void wrapperDestroyedWithCallsInFlight();
 
 private:
@@ -477,6 +480,104 @@ void tst_BadInput::wrapperDestroyedWithCallsInFlight()
     // The other process was not disturbed.
     QTRY_VERIFY_WITH_TIMEOUT(workers.hasResult(other), 10000);
     QCOMPARE(valuesOf(workers.result(other)), QStringList(2, QStringLiteral("value-of-x")));
+}
+
+void tst_BadInput::nonFiniteNumbersAreRefused()
+{
+    // JSON has no NaN or infinity: written, they all become null, so NaN, +Inf and -Inf would
+    // share one identity and a result of +Inf would read back as DecodeFailed elsewhere.
+    const DistributedPromiseConfig config = configFor(m_server);
+    DistributedPromiseWrapper wrapper(config);
+    int runs = 0;
+    auto identityOf = wrapper.wrap(key(), [&runs](double x) {
+        ++runs;
+        return x;
+    });
+    for (const double bad : { qQNaN(), qInf(), -qInf() }) {
+        const QFuture<double> f = identityOf(bad);
+        QTRY_VERIFY(f.isFinished());
+        QCOMPARE(codeOf(f), QStringLiteral("InvalidArgument"));
+        QVERIFY2(messageOf(f).contains(QLatin1String("not finite")), qPrintable(messageOf(f)));
+    }
+    QCOMPARE(runs, 0);
+
+    auto infinite = wrapper.wrap(key() + QStringLiteral("-result"), [&runs](int sign) {
+        ++runs;
+        return sign * qInf();
+    });
+    const QFuture<double> first = infinite(1);
+    QTRY_VERIFY(first.isFinished());
+    QCOMPARE(codeOf(first), QStringLiteral("InvalidArgument"));
+    QVERIFY2(messageOf(first).contains(QLatin1String("not finite")), qPrintable(messageOf(first)));
+    QCOMPARE(runs, 1);
+    // Not cached: the error is not a value.
+    QVERIFY(!keyExists(m_server, dataKey(key() + QStringLiteral("-result"), "[1]")));
+}
+
+void tst_BadInput::valuesTooDeepAreRefused()
+{
+    // Qt's JSON reader refuses documents nested deeper than 1024 levels: such a value would be
+    // written, read back as unreadable, deleted, and the work run again. Refused up front.
+    const auto nested = [](int depth) {
+        QJsonValue value(1);
+        for (int i = 0; i < depth; ++i)
+            value = QJsonArray { value };
+        return value.toArray();
+    };
+    const DistributedPromiseConfig config = configFor(m_server);
+    DistributedPromiseWrapper wrapper(config);
+    int runs = 0;
+    auto deep = wrapper.wrap(key(), [&runs, nested](int depth) {
+        ++runs;
+        return nested(depth);
+    });
+    const QFuture<QJsonArray> tooDeep = deep(1200);
+    QTRY_VERIFY(tooDeep.isFinished());
+    QCOMPARE(codeOf(tooDeep), QStringLiteral("InvalidArgument"));
+    QVERIFY2(messageOf(tooDeep).contains(QLatin1String("nested")), qPrintable(messageOf(tooDeep)));
+    const QFuture<QJsonArray> again = deep(1200);
+    QTRY_VERIFY(again.isFinished());
+    QCOMPARE(codeOf(again), QStringLiteral("InvalidArgument"));
+    // Errors are not cached, so it ran again: once per call, never twice for one call.
+    QCOMPARE(runs, 2);
+
+    // Deep enough is fine, and reads back from the cache as it was.
+    const QFuture<QJsonArray> fine = deep(900);
+    QTRY_VERIFY(fine.isFinished());
+    QCOMPARE(codeOf(fine), QStringLiteral("ok"));
+    DistributedPromiseWrapper other(config);
+    auto cached = other.wrap(key(), [](int) { return QJsonArray(); });
+    const QFuture<QJsonArray> hit = cached(900);
+    QTRY_VERIFY(hit.isFinished());
+    QCOMPARE(hit.result(), nested(900));
+    QCOMPARE(runs, 3);
+
+    auto echo = wrapper.wrap(key() + QStringLiteral("-args"), [&runs](const QJsonArray &a) {
+        ++runs;
+        return a.size();
+    });
+    const QFuture<qsizetype> deepArgs = echo(nested(1200));
+    QTRY_VERIFY(deepArgs.isFinished());
+    QCOMPARE(codeOf(deepArgs), QStringLiteral("InvalidArgument"));
+    QCOMPARE(runs, 3);
+}
+
+void tst_BadInput::bracesInTheWrapKeyAreRefused()
+{
+    // On a Redis Cluster the hash tag is what lies between the first '{' and the next '}': a key
+    // starting with '}' makes an empty tag (the three keys of a call land in different slots),
+    // and "x}" pins every call of the key to one slot. Refused, on every topology alike.
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    int runs = 0;
+    for (const QString &bad :
+        { QStringLiteral("}report"), QStringLiteral("report}"), QStringLiteral("{report}") }) {
+        auto work = wrapper.wrap(bad, [&runs] { return ++runs; });
+        const QFuture<int> f = work();
+        QTRY_VERIFY(f.isFinished());
+        QCOMPARE(codeOf(f), QStringLiteral("InvalidArgument"));
+        QVERIFY2(messageOf(f).contains(QLatin1String("brace")), qPrintable(messageOf(f)));
+    }
+    QCOMPARE(runs, 0);
 }
 
 QTEST_GUILESS_MAIN(tst_BadInput)

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // A holder that loses its lease (frozen with SIGSTOP past it, or its lock deleted under it) must
-// not overwrite the newer holder's result, and must still answer its own callers.
+// not overwrite the newer holder's result, and must still answer its own callers. A holder whose
+// work blocks its event loop keeps its lease; one that quits cleanly hands the work over at once.
 
 #include "faultstest.h"
 
+#include <QtCore/QElapsedTimer>
 #include <QtTest/QtTest>
 
 #include <signal.h>
@@ -19,6 +21,8 @@ private Q_SLOTS:
     void initTestCase() { QVERIFY2(m_server.start(), qPrintable(m_server.errorString())); }
     void pausedHolderDoesNotOverwriteTheNewerHolder();
     void lockDeletedUnderAWorkingHolder();
+    void blockingWorkLongerThanTheLeaseRunsOnce();
+    void holderQuittingCleanlyHandsOverAtOnce();
 
 private:
     QString prefix() const
@@ -119,6 +123,69 @@ void tst_LeaseFaults::lockDeletedUnderAWorkingHolder()
     QCOMPARE(valuesOf(rh), QStringList(3, valueOf(workers.pid(holder))));
     QCOMPARE(intOf(rh, "lostLeases"), 1);
     QCOMPARE(cached(), envelopeOf(newer));
+}
+
+void tst_LeaseFaults::blockingWorkLongerThanTheLeaseRunsOnce()
+{
+    // Synchronous work of 1.5 s under a 300 ms lease: the event loop stands still the whole time,
+    // yet the lease is renewed (from the lease keeper's thread), so the other process waits for
+    // the holder's value instead of taking over.
+    Workers workers(m_server.url(), prefix());
+    const QStringList common { QStringLiteral("--calls"), QStringLiteral("2"),
+        QStringLiteral("--lock-ms"), QStringLiteral("300"), QStringLiteral("--value-pid"),
+        QStringLiteral("--no-go") };
+    const int holder = workers.start(common
+        + QStringList {
+            QStringLiteral("--sync-work"), QStringLiteral("--work-ms"), QStringLiteral("1500") });
+    QTRY_VERIFY_WITH_TIMEOUT(workers.printed(holder, "WORKING"), 10000);
+    const int other = workers.start(common);
+    QTRY_VERIFY_WITH_TIMEOUT(workers.hasResult(holder) && workers.hasResult(other), 10000);
+    const QJsonObject rh = workers.result(holder);
+    const QJsonObject ro = workers.result(other);
+    QCOMPARE(intOf(rh, "executions") + intOf(ro, "executions"), 1);
+    const QString value = valueOf(workers.pid(holder));
+    QCOMPARE(valuesOf(rh), QStringList(2, value));
+    QCOMPARE(valuesOf(ro), QStringList(2, value));
+    QCOMPARE(intOf(ro, "takeovers"), 0);
+    QCOMPARE(intOf(rh, "lostLeases"), 0);
+    QCOMPARE(cached(), envelopeOf(value));
+}
+
+void tst_LeaseFaults::holderQuittingCleanlyHandsOverAtOnce()
+{
+    // The holder's application quits 300 ms into 5 s of work (a window closed while it loads). It
+    // gives its lock back and tells the waiters, so one of them takes over at once instead of
+    // after the 20 s lease; its own callers get Cancelled before it exits normally.
+    Workers workers(m_server.url(), prefix());
+    const QStringList common { QStringLiteral("--calls"), QStringLiteral("2"),
+        QStringLiteral("--lock-ms"), QStringLiteral("20000"), QStringLiteral("--value-pid"),
+        QStringLiteral("--no-go") };
+    const int holder = workers.start(common
+        + QStringList { QStringLiteral("--work-ms"), QStringLiteral("5000"),
+            QStringLiteral("--quit-after-ms"), QStringLiteral("300") });
+    QTRY_VERIFY_WITH_TIMEOUT(workers.printed(holder, "WORKING"), 10000);
+    const QStringList waiting
+        = common + QStringList { QStringLiteral("--work-ms"), QStringLiteral("200") };
+    const int b = workers.start(waiting);
+    const int c = workers.start(waiting);
+    QTRY_VERIFY_WITH_TIMEOUT(workers.printed(holder, "QUIT"), 10000);
+    QElapsedTimer sinceQuit;
+    sinceQuit.start();
+    QTRY_VERIFY_WITH_TIMEOUT(workers.hasResult(b) && workers.hasResult(c), 10000);
+    // The takeover's own 200 ms of work, plus process noise: far from the 20 s lease.
+    QVERIFY2(sinceQuit.elapsed() < 3000, qPrintable(QString::number(sinceQuit.elapsed())));
+    const QJsonObject rb = workers.result(b);
+    const QJsonObject rc = workers.result(c);
+    QCOMPARE(intOf(rb, "executions") + intOf(rc, "executions"), 1);
+    QCOMPARE(intOf(rb, "takeovers") + intOf(rc, "takeovers"), 1);
+    const QString value = valueOf(intOf(rb, "executions") == 1 ? workers.pid(b) : workers.pid(c));
+    QCOMPARE(valuesOf(rb), QStringList(2, value));
+    QCOMPARE(valuesOf(rc), QStringList(2, value));
+
+    QTRY_COMPARE_WITH_TIMEOUT(workers.process(holder)->state(), QProcess::NotRunning, 5000);
+    QCOMPARE(workers.process(holder)->exitStatus(), QProcess::NormalExit);
+    QCOMPARE(workers.process(holder)->exitCode(), 0);
+    QCOMPARE(errorCodesOf(workers.result(holder)), QStringList(2, QStringLiteral("Cancelled")));
 }
 
 QTEST_GUILESS_MAIN(tst_LeaseFaults)

@@ -6,7 +6,10 @@
 //
 // --value-pid makes the value carry this process's pid ("value-of-x-pid-1234"), so a test can
 // tell which process's execution a value came from; --unavailable local|fail chooses
-// whenRedisUnavailable (default fail).
+// whenRedisUnavailable (default fail); --sync-work blocks the thread for the work time instead of
+// returning a future (the event loop stands still meanwhile); --quit-after-ms quits the
+// application that long after the work started (a window closed while it works), printing
+// QUIT and the codes of what the callers got.
 
 #include <DistributedPromise>
 
@@ -18,6 +21,7 @@
 #include <QtCore/QJsonObject>
 #include <QtCore/QPromise>
 #include <QtCore/QSocketNotifier>
+#include <QtCore/QThread>
 #include <QtCore/QTimer>
 
 #include <cstdio>
@@ -59,8 +63,12 @@ int main(int argc, char **argv)
     const QCommandLineOption unavailable(QStringLiteral("unavailable"),
         QStringLiteral("whenRedisUnavailable: local or fail"), QStringLiteral("mode"),
         QStringLiteral("fail"));
-    parser.addOptions(
-        { url, prefix, arg, calls, workMs, lockMs, ttlMs, fail, noGo, valuePid, unavailable });
+    const QCommandLineOption syncWork(
+        QStringLiteral("sync-work"), QStringLiteral("block the thread for the work time"));
+    const QCommandLineOption quitAfter(QStringLiteral("quit-after-ms"),
+        QStringLiteral("quit this long after the work started"), QStringLiteral("ms"));
+    parser.addOptions({ url, prefix, arg, calls, workMs, lockMs, ttlMs, fail, noGo, valuePid,
+        unavailable, syncWork, quitAfter });
     parser.process(app);
 
     DistributedPromiseConfig config;
@@ -79,9 +87,23 @@ int main(int argc, char **argv)
     const QString valueSuffix = parser.isSet(valuePid)
         ? QStringLiteral("-pid-%1").arg(QCoreApplication::applicationPid())
         : QString();
+    const bool blocking = parser.isSet(syncWork);
+    const int quitMs = parser.isSet(quitAfter) ? parser.value(quitAfter).toInt() : -1;
     auto slow = wrapper.wrap(QStringLiteral("slow"), [&](const QString &a) {
         ++executions;
         say("WORKING");
+        if (quitMs >= 0)
+            QTimer::singleShot(quitMs, &app, [] {
+                say("QUIT");
+                QCoreApplication::quit();
+            });
+        if (blocking) {
+            QThread::msleep(ulong(work));
+            if (!failure.isEmpty())
+                throw DistributedPromiseError(DistributedPromiseError::WorkFailed, failure);
+            return QtFuture::makeReadyFuture(
+                QString(QStringLiteral("value-of-") + a + valueSuffix));
+        }
         auto promise = std::make_shared<QPromise<QString>>();
         promise->start();
         QTimer::singleShot(work, &app, [promise, a, failure, valueSuffix] {

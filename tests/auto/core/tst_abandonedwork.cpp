@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+// Work nobody waits for, work that never ends, and work that waits for itself: a call whose
+// callers all left takes no lock and runs nothing; work past maxWorkTime fails its callers in
+// every process and gives its lock up; a call made from inside its own work chain fails at once
+// instead of deadlocking.
+
+#include "coretest.h"
+
+#include <QtTest/QTest>
+
+#include <chrono>
+
+using namespace std::chrono_literals;
+using namespace CoreTest;
+using DistributedPromiseTest::RedisServer;
+
+class tst_AbandonedWork : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase() { QVERIFY2(m_server.start(), qPrintable(m_server.errorString())); }
+    void cancelledBeforeTheLockRunsNothing();
+    void cancelledWhileTakingTheLockGivesItBack();
+    void workPastMaxWorkTimeFailsEveryCaller();
+    void callFromInsideItsOwnWorkFails();
+    void cycleThroughAnotherWorkFails();
+
+private:
+    QString key(const char *name = "") const
+    {
+        return QString::fromLatin1(QTest::currentTestFunction()) + QLatin1String(name);
+    }
+    RedisServer m_server;
+};
+
+void tst_AbandonedWork::cancelledBeforeTheLockRunsNothing()
+{
+    // A superseded call (DistributedCall's args changed, a view closed): cancelled while its
+    // cache check is on its way, it never takes the lock nor runs the work.
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    QList<int> ran;
+    auto work = wrapper.wrap(key(), [&ran](int n) {
+        ran.append(n);
+        return n;
+    });
+    QFuture<int> superseded = work(1);
+    superseded.cancel();
+    // Commands go out in order on one connection: once the next call is done, the first one's
+    // cache reply has been handled too.
+    const QFuture<int> current = work(2);
+    QTRY_VERIFY(current.isFinished());
+    QCOMPARE(current.result(), 2);
+    QCOMPARE(ran, QList<int> { 2 });
+    QCOMPARE(wrapper.stats().won, quint64(1));
+    QVERIFY(!keyExists(m_server, lockKey(key(), "[1]")));
+    QTRY_VERIFY(superseded.isFinished());
+}
+
+void tst_AbandonedWork::cancelledWhileTakingTheLockGivesItBack()
+{
+    // With ttl 0 the lock attempt goes out at once. The caller leaves before it is answered: the
+    // won lock goes back at once (another process's caller need not wait a lease) and nothing
+    // runs.
+    DistributedPromiseConfig config = configFor(m_server);
+    config.ttl = 0ms;
+    DistributedPromiseWrapper wrapper(config);
+    DistributedPromiseWrapper other(config);
+    int runs = 0;
+    auto work = wrapper.wrap(key(), [&runs] { return ++runs; });
+    auto same = other.wrap(key(), [&runs] { return 100 + ++runs; });
+    QFuture<int> superseded = work();
+    superseded.cancel();
+    const QFuture<int> next = work(); // a new flight: the cancelled one ended
+    QTRY_VERIFY(next.isFinished());
+    QCOMPARE(codeOf(next), QStringLiteral("ok"));
+    QCOMPARE(next.result(), 1);
+    QCOMPARE(runs, 1);
+    QVERIFY(!keyExists(m_server, lockKey(key(), "[]")));
+    // Another process is not held up by a lock nobody works under.
+    const QFuture<int> elsewhere = same();
+    QTRY_VERIFY_WITH_TIMEOUT(elsewhere.isFinished(), 1000);
+    QCOMPARE(elsewhere.result(), 102);
+}
+
+void tst_AbandonedWork::workPastMaxWorkTimeFailsEveryCaller()
+{
+    // Work whose future never finishes: without a bound its lease would be renewed for as long
+    // as the process lives, and every caller everywhere would wait forever.
+    DistributedPromiseConfig config = configFor(m_server);
+    config.maxWorkTime = 300ms;
+    config.lockTimeout = 5s;
+    DistributedPromiseWrapper holder(config);
+    DistributedPromiseWrapper waiter(config);
+    int runs = 0;
+    std::vector<std::shared_ptr<QPromise<int>>> endless;
+    auto stuck = holder.wrap(key(), [&] {
+        ++runs;
+        endless.push_back(std::make_shared<QPromise<int>>());
+        endless.back()->start();
+        return endless.back()->future();
+    });
+    auto same = waiter.wrap(key(), [&runs] { return ++runs; });
+    const QFuture<int> held = stuck();
+    QTRY_VERIFY(keyExists(m_server, lockKey(key(), "[]")));
+    const QFuture<int> waited = same();
+    QTRY_VERIFY_WITH_TIMEOUT(held.isFinished() && waited.isFinished(), 3000);
+    QCOMPARE(codeOf(held), QStringLiteral("Timeout"));
+    QCOMPARE(codeOf(waited), QStringLiteral("Timeout"));
+    QVERIFY2(messageOf(waited).contains(QLatin1String("maxWorkTime")), qPrintable(messageOf(held)));
+    QCOMPARE(runs, 1);
+    QVERIFY(!keyExists(m_server, lockKey(key(), "[]")));
+    // A result that still comes is dropped; the next call runs the work again.
+    endless.front()->addResult(7);
+    endless.front()->finish();
+    const QFuture<int> again = same();
+    QTRY_VERIFY(again.isFinished());
+    QCOMPARE(again.result(), 2);
+}
+
+void tst_AbandonedWork::callFromInsideItsOwnWorkFails()
+{
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    DistributedPromiseFunction<int(int)> *self = nullptr;
+    auto recursive = wrapper.wrap(key(), [&self](int n) { return (*self)(n); });
+    self = &recursive;
+    const QFuture<int> f = recursive(1);
+    QTRY_VERIFY_WITH_TIMEOUT(f.isFinished(), 2000);
+    QCOMPARE(codeOf(f), QStringLiteral("WorkFailed"));
+    QVERIFY2(
+        messageOf(f).contains(QLatin1String("from inside its own work")), qPrintable(messageOf(f)));
+    QVERIFY(!keyExists(m_server, lockKey(key(), "[1]")));
+}
+
+void tst_AbandonedWork::cycleThroughAnotherWorkFails()
+{
+    // A(1) returns B(1), which returns A(1): both would hold their locks, renewed, forever.
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    DistributedPromiseFunction<int(int)> *b = nullptr;
+    auto a = wrapper.wrap(key("-a"), [&b](int n) { return (*b)(n); });
+    auto bWork = wrapper.wrap(key("-b"), [&a](int n) { return a(n); });
+    b = &bWork;
+    const QFuture<int> f = a(1);
+    QTRY_VERIFY_WITH_TIMEOUT(f.isFinished(), 2000);
+    QCOMPARE(codeOf(f), QStringLiteral("WorkFailed"));
+    const QString message = messageOf(f);
+    QVERIFY2(message.contains(key("-a") + QStringLiteral(":[1] -> ") + key("-b")
+                 + QStringLiteral(":[1] -> ") + key("-a")),
+        qPrintable(message));
+    // Called on its own, B(2) is no cycle.
+    DistributedPromiseWrapper plain(configFor(m_server));
+    auto c = plain.wrap(key("-c"), [](int n) { return n * 3; });
+    const QFuture<int> fine = c(2);
+    QTRY_VERIFY(fine.isFinished());
+    QCOMPARE(fine.result(), 6);
+    QVERIFY(!keyExists(m_server, lockKey(key("-a"), "[1]")));
+    QVERIFY(!keyExists(m_server, lockKey(key("-b"), "[1]")));
+}
+
+QTEST_GUILESS_MAIN(tst_AbandonedWork)
+#include "tst_abandonedwork.moc"
