@@ -67,7 +67,13 @@ bool Endpoint::parse(const QUrl &url, Endpoint *endpoint, QString *error)
             Address address;
             if (!seed.isValid() || !seed.userInfo().isEmpty() || !seed.path().isEmpty()
                 || !parseAddress(seed.host(), seed.port(defaultPort), &address, why)) {
-                *why = QStringLiteral("'%1=%2' is not a host:port").arg(item, text);
+                // Never echo credentials put where they do not belong.
+                const qsizetype at = text.lastIndexOf(QLatin1Char('@'));
+                *why = at < 0 ? QStringLiteral("'%1=%2' is not a host:port").arg(item, text)
+                              : QStringLiteral("'%1=...@%2' holds credentials; only host:port "
+                                               "goes there (the URL's own user and password "
+                                               "serve every node)")
+                                    .arg(item, text.mid(at + 1));
                 return false;
             }
             if (!result.seeds.contains(address))

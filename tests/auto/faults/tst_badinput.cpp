@@ -274,6 +274,11 @@ void tst_BadInput::passwordNeverShown()
         QUrl(QStringLiteral("rediss://:%1@127.0.0.1:6379?cert=/c.pem").arg(unusable)),
         QUrl(QStringLiteral("redis://127.0.0.1:6379/?db=x&password=%1").arg(unusable)),
         QUrl(QStringLiteral("redis://:%1@[::1").arg(unusable)),
+        // Credentials where only host:port belongs (a further cluster node or sentinel).
+        QUrl(QStringLiteral("redis+cluster://127.0.0.1:7000?node=user:%1@127.0.0.1:7001")
+                 .arg(unusable)),
+        QUrl(QStringLiteral("redis+sentinel://127.0.0.1:26379/m?sentinel=:%1@127.0.0.1:1")
+                 .arg(unusable)),
     };
     for (const QUrl &url : badUrls) {
         DistributedPromiseConfig config;
