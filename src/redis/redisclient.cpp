@@ -98,6 +98,7 @@ void Client::close()
 {
     if (m_sentinel)
         m_sentinel->stop();
+    m_relocating = false;
     m_commands.close();
     m_subscriber.close();
     failWaiting(QStringLiteral("the connection was closed"));

@@ -29,11 +29,13 @@ class SentinelWatcher;
       answer says (the same server or the new master). +switch-master events move both
       connections at once. While the master is looked for, commands are held (up to the connect
       timeout) instead of failing; a command answered READONLY, or lost because the connection
-      moved to the new master, is sent again there (it did not take effect on the master);
+      moved to the new master, is sent again there (up to 3 times; what it did on the old
+      server is not the master's state any more);
     - Cluster: ClusterClient routes each command to the node serving its key's slot.
 
-    Until the first server is known (Sentinel, Cluster), commands wait, for at most the connect
-    timeout; after that, a command issued while disconnected fails at once, as Connection does.
+    Until the first server is known (Sentinel, Cluster), and behind Sentinel while the master is
+    looked for again, commands wait, for at most the connect timeout; otherwise a command issued
+    while disconnected fails at once, as Connection does.
 */
 class DISTRIBUTEDPROMISE_EXPORT Client : public QObject
 {
