@@ -2,7 +2,9 @@
 // The library behind Redis Sentinel (redis+sentinel://): it finds the master through the
 // sentinels, and carries on across a failover, forced (SENTINEL FAILOVER) or after the master
 // was killed, with the guarantees it has across a Redis restart: every future finishes, every
-// caller of one identity gets the same value, and the work is not redone needlessly.
+// caller of one identity gets the same value, and the work is not redone needlessly. Also when
+// the sentinels are not all right: one hung (SIGSTOP) at the failover, one stale (naming the
+// replica), and while calls keep coming during the move.
 
 #include "faultstest.h"
 #include "redistopology.h"
@@ -322,17 +324,28 @@ void tst_Sentinel::hungSentinelAtFailover()
 void tst_Sentinel::stampedeAcrossFailover_data()
 {
     QTest::addColumn<bool>("killMaster");
-    QTest::newRow("SENTINEL FAILOVER") << false;
-    QTest::newRow("master killed") << true;
+    QTest::addColumn<bool>("hungFirst");
+    QTest::newRow("SENTINEL FAILOVER") << false << false;
+    QTest::newRow("SENTINEL FAILOVER, first sentinel hung") << false << true;
+    QTest::newRow("master killed") << true << false;
 }
 
 void tst_Sentinel::stampedeAcrossFailover()
 {
     QFETCH(bool, killMaster);
+    QFETCH(bool, hungFirst);
     QVERIFY2(m_setup->waitForReplicaInSync(), qPrintable(m_setup->errorString()));
-    const QString prefix = killMaster ? QStringLiteral("killed") : QStringLiteral("forced");
+    const QString prefix = killMaster ? QStringLiteral("killed")
+        : hungFirst                   ? QStringLiteral("hungfirst")
+                                      : QStringLiteral("forced");
     const quint16 oldMaster = m_setup->masterPort();
-    Workers workers(m_setup->url(), prefix);
+    // Two fleets: the holder and one waiter list the sentinels in order, two waiters the other
+    // way round.
+    QList<quint16> ports;
+    for (int i = 0; i < m_setup->sentinelCount(); ++i)
+        ports.append(m_setup->sentinel(i).port());
+    Workers workers(m_setup->url(ports), prefix);
+    Workers others(m_setup->url(QList<quint16>(ports.crbegin(), ports.crend())), prefix);
     // The holder works through the failover; its lease (renewed every 2 s) outlives the time
     // the sentinels need to notice and promote, so nobody takes over.
     const QStringList common { QStringLiteral("--lock-ms"), QStringLiteral("6000"),
@@ -341,8 +354,9 @@ void tst_Sentinel::stampedeAcrossFailover()
         QStringLiteral("5") };
     const int holder = workers.start(common);
     QTRY_VERIFY_WITH_TIMEOUT(workers.printed(holder, "WORKING"), 10000);
-    for (int i = 0; i < 3; ++i)
-        workers.start(common);
+    workers.start(common);
+    others.start(common);
+    others.start(common);
     const QString channel = prefix + QLatin1String(":notif:{slow:[\"x\"]}");
     QTRY_COMPARE_WITH_TIMEOUT(
         m_setup->master()
@@ -366,6 +380,13 @@ void tst_Sentinel::stampedeAcrossFailover()
     QTRY_VERIFY_WITH_TIMEOUT(
         m_setup->replica().cli({ QStringLiteral("PTTL"), lock }).toLongLong() > 0, 5000);
 
+    // The first sentinel of the holder's list hangs through the failover.
+    if (hungFirst)
+        m_setup->sentinel(0).pause();
+    const auto resume = qScopeGuard([&] {
+        if (hungFirst)
+            m_setup->sentinel(0).resume();
+    });
     QElapsedTimer clock;
     clock.start();
     if (killMaster) {
@@ -381,17 +402,21 @@ void tst_Sentinel::stampedeAcrossFailover()
     QTRY_VERIFY_WITH_TIMEOUT(probe.wrapper.isConnected(), 15000);
     const qint64 reconnected = clock.elapsed();
 
-    QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("RESULT"), 20000);
+    QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("RESULT") && others.allPrinted("RESULT"), 20000);
     const qint64 finished = clock.elapsed();
     int executions = 0;
-    for (int i = 0; i < workers.count(); ++i) {
-        const QJsonObject result = workers.result(i);
-        QVERIFY2(errorCodesOf(result).isEmpty(), workers.output(i).constData());
-        const QStringList values = valuesOf(result);
-        QCOMPARE(values.size(), 5);
-        for (const QString &value : values)
-            QCOMPARE(value, QStringLiteral("value-of-x"));
-        executions += intOf(result, "executions");
+    int localRuns = 0;
+    for (Workers *fleet : { &workers, &others }) {
+        for (int i = 0; i < fleet->count(); ++i) {
+            const QJsonObject result = fleet->result(i);
+            QVERIFY2(errorCodesOf(result).isEmpty(), fleet->output(i).constData());
+            const QStringList values = valuesOf(result);
+            QCOMPARE(values.size(), 5);
+            for (const QString &value : values)
+                QCOMPARE(value, QStringLiteral("value-of-x"));
+            executions += intOf(result, "executions");
+            localRuns += intOf(result, "localRuns");
+        }
     }
     // The holder's lock was replicated before the failover and its lease outlived it, so it
     // finished on the new master and published there: one execution for everyone.
@@ -406,8 +431,9 @@ void tst_Sentinel::stampedeAcrossFailover()
     QVERIFY(
         keyExists(m_setup->master(), dataKey(QStringLiteral("square"), "[12]", config.keyPrefix)));
     qInfo("%s: new master elected after %lld ms, clients on it after %lld ms, all %d callers "
-          "done after %lld ms, %d execution(s)",
-        QTest::currentDataTag(), promoted, reconnected, workers.count() * 5, finished, executions);
+          "done after %lld ms, %d execution(s), %d local run(s)",
+        QTest::currentDataTag(), promoted, reconnected, (workers.count() + others.count()) * 5,
+        finished, executions, localRuns);
 }
 
 QTEST_GUILESS_MAIN(tst_Sentinel)
