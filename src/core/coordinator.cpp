@@ -589,7 +589,8 @@ void Coordinator::onSubscribed(const QByteArray &channel)
     // Confirmed (again, after a reconnect): re-check the cache and the lock. The subscriber
     // connection may come back before the command connection; a re-check sent now would fail
     // at once and count as Redis being unavailable, so it waits for recheckWaiters() then.
-    if (!m_client->isConnected())
+    // On a cluster only the channel's own shard counts: a dead node elsewhere never reconnects.
+    if (!m_client->isReadyFor(channel))
         return;
     if (Flight *flight = m_byChannel.value(channel); flight && flight->phase == Phase::Waiting)
         acquire(flight);

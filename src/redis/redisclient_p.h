@@ -23,13 +23,19 @@ class SentinelWatcher;
 
     Made by create() for the URL's topology:
     - a server: both connections go to it;
-    - Sentinel: the sentinels are asked for the master (SENTINEL GET-MASTER-ADDR-BY-NAME) before
-      the first connect and again whenever the command connection is lost or a READONLY reply
-      shows the server was demoted; +switch-master events move both connections at once;
+    - Sentinel: the sentinels are asked for the master (SentinelWatcher) before the first
+      connect and again whenever a connection to the master is lost or a READONLY reply shows
+      the server was demoted; the connections do not reconnect by themselves, they go where the
+      answer says (the same server or the new master). +switch-master events move both
+      connections at once. While the master is looked for, commands are held (up to the connect
+      timeout) instead of failing; a command answered READONLY, or lost because the connection
+      moved to the new master, is sent again there (up to 3 times; what it did on the old
+      server is not the master's state any more);
     - Cluster: ClusterClient routes each command to the node serving its key's slot.
 
-    Until the first server is known (Sentinel, Cluster), commands wait, for at most the connect
-    timeout; after that, a command issued while disconnected fails at once, as Connection does.
+    Until the first server is known (Sentinel, Cluster), and behind Sentinel while the master is
+    looked for again, commands wait, for at most the connect timeout; otherwise a command issued
+    while disconnected fails at once, as Connection does.
 */
 class DISTRIBUTEDPROMISE_EXPORT Client : public QObject
 {
@@ -47,6 +53,12 @@ public:
     virtual void close();
     /*! Commands can be sent (for a cluster: the slot map is known and every node is up). */
     virtual bool isConnected() const;
+    /*! Commands on \a key can be sent (for a cluster: the node serving its slot is up). */
+    virtual bool isReadyFor(const QByteArray &key) const
+    {
+        Q_UNUSED(key)
+        return isConnected();
+    }
     /*! Where this client talks to, for messages; never the password. */
     QString displayName() const { return m_endpoint.displayName(); }
     /*! The connection commands go to (for a cluster: the one the slot map is read from). */
@@ -104,8 +116,9 @@ protected:
     virtual void addChannel(const QByteArray &channel)
     {
         // The subscriber connection opens with the first channel: a client that never waits
-        // (or a lease keeper's) has one connection, not two.
-        if (m_ready)
+        // (or a lease keeper's) has one connection, not two. While a Sentinel lookup runs, the
+        // lookup opens it where the master is.
+        if (m_ready && !m_relocating)
             m_subscriber.open();
         m_subscriber.subscribe(channel);
     }
@@ -116,7 +129,20 @@ protected:
     bool m_destroying = false;
 
 private:
+    struct Held
+    {
+        QList<QByteArray> args;
+        Callback callback;
+        int attempt = 0;
+    };
     void onMasterFound(const Endpoint::Address &address);
+    /*! Sentinel: a connection to the master was lost; find out where it is now. */
+    void onServerLost();
+    void onSentinelFailed(const QString &reason);
+    /*! Sentinel: sends to the master; READONLY or a loss caused by a move sends again. */
+    void sendToMaster(const QList<QByteArray> &args, Callback callback, int attempt);
+    void hold(Held held);
+    void releaseWaiting();
 
     const Endpoint m_endpoint;
     const ConnectionOptions m_options;
@@ -125,7 +151,10 @@ private:
     QHash<QByteArray, int> m_listeners;
     std::unique_ptr<SentinelWatcher> m_sentinel;
     bool m_ready = true;
-    QList<std::pair<QList<QByteArray>, Callback>> m_waiting;
+    bool m_relocating = false; // Sentinel: the master is being looked for after a loss
+    bool m_moving = false; // Sentinel: inside retarget(), whose disconnects are expected
+    quint64 m_moves = 0;
+    QList<Held> m_waiting;
     QTimer m_waitTimer;
 };
 

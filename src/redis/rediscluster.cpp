@@ -131,6 +131,14 @@ bool ClusterClient::isConnected() const
     return true;
 }
 
+bool ClusterClient::isReadyFor(const QByteArray &key) const
+{
+    if (!isReady())
+        return false;
+    const Node *node = m_slots[size_t(slotOf(key))];
+    return node && node->connection->isConnected();
+}
+
 int ClusterClient::slotOf(const QByteArray &key)
 {
     // Only the part between the first '{' and the next '}' counts, when it is not empty.

@@ -41,6 +41,8 @@ public:
     void open() override;
     void close() override;
     bool isConnected() const override;
+    /*! The slot map is known and the master serving \a key's slot is up. */
+    bool isReadyFor(const QByteArray &key) const override;
     using Client::command;
     void command(const QList<QByteArray> &args, Callback callback) override;
     bool isSubscribed(const QByteArray &channel) const override;

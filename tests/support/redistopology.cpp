@@ -5,6 +5,7 @@
 #include <QList>
 #include <QProcess>
 #include <QStandardPaths>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <QThread>
 
@@ -347,14 +348,22 @@ QString RedisSentinelSetup::masterName() const { return m_masterName; }
 
 QUrl RedisSentinelSetup::url() const
 {
-    if (m_sentinels.front()->port() == 0)
+    QList<quint16> ports;
+    for (const auto &sentinelServer : m_sentinels)
+        ports.append(sentinelServer->port());
+    return url(ports);
+}
+
+QUrl RedisSentinelSetup::url(const QList<quint16> &sentinelPorts) const
+{
+    if (sentinelPorts.isEmpty() || sentinelPorts.contains(quint16(0)))
         return {};
     QString text = QStringLiteral("redis+sentinel://127.0.0.1:%1/%2")
-                       .arg(m_sentinels.front()->port())
+                       .arg(sentinelPorts.constFirst())
                        .arg(QString::fromUtf8(QUrl::toPercentEncoding(m_masterName)));
-    for (size_t i = 1; i < m_sentinels.size(); ++i) {
+    for (qsizetype i = 1; i < sentinelPorts.size(); ++i) {
         text += (i == 1 ? QStringLiteral("?") : QStringLiteral("&"))
-            + QStringLiteral("sentinel=127.0.0.1:%1").arg(m_sentinels[i]->port());
+            + QStringLiteral("sentinel=127.0.0.1:%1").arg(sentinelPorts.at(i));
     }
     return QUrl(text, QUrl::StrictMode);
 }
@@ -381,9 +390,18 @@ RedisServer &RedisSentinelSetup::sentinel(int i)
 
 int RedisSentinelSetup::sentinelCount() const { return m_sentinelCount; }
 
+const RedisServer &RedisSentinelSetup::liveSentinel() const
+{
+    for (const auto &sentinelServer : m_sentinels) {
+        if (sentinelServer->isRunning() && !sentinelServer->isPaused())
+            return *sentinelServer;
+    }
+    return *m_sentinels.front();
+}
+
 quint16 RedisSentinelSetup::masterPort() const
 {
-    const Reply reply = command(*m_sentinels.front(),
+    const Reply reply = command(liveSentinel(),
         { "SENTINEL", "GET-MASTER-ADDR-BY-NAME", m_masterName.toUtf8() }, kPollTimeoutMs);
     if (reply.type != Reply::Type::Array || reply.elements.size() != 2)
         return 0;
@@ -396,7 +414,7 @@ bool RedisSentinelSetup::failover(int timeoutMs)
     const QDeadlineTimer deadline(timeoutMs);
     const int oldIndex = indexOfPort(masterPort());
     if (oldIndex < 0) {
-        fail(QStringLiteral("failover: sentinel 0 does not report either server as master"));
+        fail(QStringLiteral("failover: no sentinel reports either server as master"));
         return false;
     }
     RedisServer &promoted = *m_servers[1 - oldIndex];
@@ -404,8 +422,8 @@ bool RedisSentinelSetup::failover(int timeoutMs)
     // -NOGOODSLAVE: the sentinel has not seen the replica fit yet; -INPROG: an earlier failover
     // is still finishing. Both pass.
     for (;;) {
-        const Reply reply = command(*m_sentinels.front(),
-            { "SENTINEL", "FAILOVER", m_masterName.toUtf8() }, kPollTimeoutMs);
+        const Reply reply = command(
+            liveSentinel(), { "SENTINEL", "FAILOVER", m_masterName.toUtf8() }, kPollTimeoutMs);
         if (reply.isOk())
             break;
         const bool transient = reply.type == Reply::Type::Error
@@ -527,6 +545,8 @@ int RedisSentinelSetup::indexOfPort(quint16 port) const
 bool RedisSentinelSetup::sentinelsAgreeOnMaster(quint16 port, QString *why) const
 {
     for (int i = 0; i < m_sentinelCount; ++i) {
+        if (m_sentinels[size_t(i)]->isPaused())
+            continue; // hung on purpose: it answers nothing
         const Reply reply = command(*m_sentinels[size_t(i)],
             { "SENTINEL", "GET-MASTER-ADDR-BY-NAME", m_masterName.toUtf8() }, kPollTimeoutMs);
         if (reply.type != Reply::Type::Array || reply.elements.size() != 2
@@ -545,6 +565,8 @@ bool RedisSentinelSetup::sentinelsKnowReplica(quint16 port, QString *why) const
 {
     const QByteArray portText = QByteArray::number(port);
     for (int i = 0; i < m_sentinelCount; ++i) {
+        if (m_sentinels[size_t(i)]->isPaused())
+            continue; // hung on purpose: it answers nothing
         const Reply reply = command(*m_sentinels[size_t(i)],
             { "SENTINEL", "REPLICAS", m_masterName.toUtf8() }, kPollTimeoutMs);
         if (reply.type != Reply::Type::Array) {
@@ -1074,6 +1096,70 @@ void RedisClusterSetup::fail(const QString &what, int node)
     for (int i = 0; i < m_size; ++i) {
         if (node < 0 || node == i)
             m_error += logTail(*m_nodes[size_t(i)], QStringLiteral("node %1").arg(i));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// StaleSentinel
+
+StaleSentinel::StaleSentinel() = default;
+
+StaleSentinel::~StaleSentinel() = default;
+
+bool StaleSentinel::listen(quint16 masterPort)
+{
+    m_masterPort = masterPort;
+    m_server = std::make_unique<QTcpServer>();
+    QObject::connect(m_server.get(), &QTcpServer::newConnection, m_server.get(), [this] {
+        while (QTcpSocket *socket = m_server->nextPendingConnection()) {
+            auto buffer = std::make_shared<QByteArray>();
+            QObject::connect(socket, &QTcpSocket::readyRead, socket,
+                [this, socket, buffer] { serve(socket, *buffer); });
+            QObject::connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+        }
+    });
+    return m_server->listen(QHostAddress::LocalHost);
+}
+
+quint16 StaleSentinel::port() const { return m_server ? m_server->serverPort() : 0; }
+
+int StaleSentinel::answered() const { return m_answered; }
+
+void StaleSentinel::serve(QTcpSocket *socket, QByteArray &buffer)
+{
+    buffer += socket->readAll();
+    for (;;) {
+        qsizetype pos = 0;
+        Reply request;
+        const Parse result = parseReply(buffer, pos, request);
+        if (result == Parse::Incomplete)
+            return;
+        if (result == Parse::Invalid || request.type != Reply::Type::Array
+            || request.elements.isEmpty()) {
+            socket->abort();
+            return;
+        }
+        buffer.remove(0, pos);
+        QByteArrayList args;
+        for (const Reply &element : std::as_const(request.elements))
+            args.append(element.text);
+        const QByteArray name = args.constFirst().toUpper();
+        const auto bulk = [](const QByteArray &text) -> QByteArray {
+            return '$' + number(int(text.size())) + "\r\n" + text + "\r\n";
+        };
+        if (name == "SENTINEL" && args.size() == 3
+            && args.at(1).toUpper() == "GET-MASTER-ADDR-BY-NAME") {
+            ++m_answered;
+            socket->write(QByteArray("*2\r\n" + bulk("127.0.0.1") + bulk(number(m_masterPort))));
+        } else if (name == "SUBSCRIBE") {
+            for (int i = 1; i < args.size(); ++i)
+                socket->write(
+                    "*3\r\n" + bulk("subscribe") + bulk(args.at(i)) + ':' + number(i) + "\r\n");
+        } else if (name == "PING") {
+            socket->write("+PONG\r\n");
+        } else {
+            socket->write("-ERR this stand-in sentinel only knows where the master is\r\n");
+        }
     }
 }
 

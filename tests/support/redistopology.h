@@ -3,12 +3,16 @@
 #include "redisserver.h"
 
 #include <QByteArray>
+#include <QList>
 #include <QString>
 #include <QUrl>
 
 #include <functional>
 #include <memory>
 #include <vector>
+
+class QTcpServer;
+class QTcpSocket;
 
 namespace DistributedPromiseTest {
 
@@ -54,6 +58,9 @@ public:
         (the first sentinel in the authority, the others as sentinel= query items, the form
         Endpoint::parse reads). Empty before start(). */
     QUrl url() const;
+    /*! The same with the sentinels on \a sentinelPorts, in that order (e.g. the set-up's
+        sentinels in another order, or a StaleSentinel first). */
+    QUrl url(const QList<quint16> &sentinelPorts) const;
 
     /*! The server that is master now, as sentinel 0 reports it (SENTINEL
         GET-MASTER-ADDR-BY-NAME); the last known one if no sentinel answers. */
@@ -64,7 +71,9 @@ public:
     RedisServer &sentinel(int i);
     /*! The number of sentinels. */
     int sentinelCount() const;
-    /*! The master's port as sentinel 0 reports it; 0 if it does not answer. */
+    /*! The master's port as the first sentinel that is not paused reports it; 0 if it does not
+        answer. A paused sentinel (RedisServer::pause()) is skipped by every call here, and
+        failover() asks the first one that is not paused. */
     quint16 masterPort() const;
 
     /*! SENTINEL FAILOVER on sentinel 0 (retried while it answers -NOGOODSLAVE or -INPROG), then
@@ -82,6 +91,7 @@ public:
     bool waitForReplicaInSync(int timeoutMs = 15000);
 
 private:
+    const RedisServer &liveSentinel() const;
     int indexOfPort(quint16 port) const;
     bool sentinelsAgreeOnMaster(quint16 port, QString *why) const;
     bool sentinelsKnowReplica(quint16 port, QString *why) const;
@@ -184,6 +194,34 @@ private:
     bool m_started = false;
     Migration m_migration;
     std::vector<std::unique_ptr<RedisServer>> m_nodes;
+};
+
+/*!
+    A sentinel that is wrong, for tests: a TCP server on a free loopback port that answers
+    SENTINEL GET-MASTER-ADDR-BY-NAME (any name) with 127.0.0.1 and a fixed port (say, the
+    replica's), SUBSCRIBE with confirmations (it never publishes), PING with PONG and anything
+    else with an error. It is served by the event loop of the thread that called listen().
+*/
+class StaleSentinel
+{
+public:
+    StaleSentinel();
+    ~StaleSentinel();
+    StaleSentinel(const StaleSentinel &) = delete;
+    StaleSentinel &operator=(const StaleSentinel &) = delete;
+
+    /*! Starts listening; it will name the server on \a masterPort as the master. */
+    bool listen(quint16 masterPort);
+    quint16 port() const;
+    /*! How many GET-MASTER-ADDR-BY-NAME questions it answered. */
+    int answered() const;
+
+private:
+    void serve(QTcpSocket *socket, QByteArray &buffer);
+
+    std::unique_ptr<QTcpServer> m_server;
+    quint16 m_masterPort = 0;
+    int m_answered = 0;
 };
 
 } // namespace DistributedPromiseTest

@@ -8,7 +8,9 @@
 #include "rediscluster_p.h"
 #include "redistopology.h"
 
+#include <QtCore/QElapsedTimer>
 #include <QtCore/QJsonArray>
+#include <QtCore/QPromise>
 #include <QtCore/QRandomGenerator>
 #include <QtTest/QtTest>
 
@@ -107,6 +109,7 @@ private Q_SLOTS:
     void slotMigratesDuringCalls();
     void channelFollowsItsSlot();
     void nodeRestart();
+    void deadMasterStrandsNoWaiter();
 
 private:
     std::unique_ptr<RedisClusterSetup> m_cluster;
@@ -336,6 +339,69 @@ void tst_Cluster::nodeRestart()
     QCOMPARE(finishedValue(s.shout(lost)), lost.toUpper());
     QCOMPARE(s.executions, 4);
     QCOMPARE(s.wrapper.stats().hits, hits + 1);
+}
+
+void tst_Cluster::deadMasterStrandsNoWaiter()
+{
+    // A master without a replica dies for good; its slots stay assigned to it. A waiter on
+    // another shard whose subscription drops and comes back misses the holder's SPUBLISH in
+    // between: the re-check it makes once the subscription is confirmed again must not wait
+    // for the dead node, or the waiter hangs until the lease runs out.
+    const QString prefix = QStringLiteral("stranded");
+    const int dead = 2;
+    const QString arg = argsPerNode(*m_cluster, QStringLiteral("gate"), 1).at(0).constFirst();
+    const int live = m_cluster->nodeForSlot(
+        RedisClusterSetup::slotOf(identityOf(QStringLiteral("gate"), arg)));
+    QCOMPARE(live, 0);
+    // The holder's work finishes when the test says so.
+    std::shared_ptr<QPromise<QString>> release;
+    int executions = 0;
+    DistributedPromiseConfig config = Shouter::configFor(m_cluster->url(), prefix);
+    config.lockTimeout = std::chrono::seconds(10);
+    DistributedPromiseWrapper holderWrapper(config);
+    auto holderGate = holderWrapper.wrap(QStringLiteral("gate"), [&](const QString &) {
+        ++executions;
+        release = std::make_shared<QPromise<QString>>();
+        release->start();
+        return release->future();
+    });
+    DistributedPromiseWrapper waiterWrapper(config);
+    auto waiterGate = waiterWrapper.wrap(QStringLiteral("gate"), [&](const QString &) {
+        ++executions;
+        return QStringLiteral("from the waiter");
+    });
+    QTRY_VERIFY_WITH_TIMEOUT(holderWrapper.isConnected() && waiterWrapper.isConnected(), 10000);
+
+    m_cluster->node(dead).kill();
+    QTRY_VERIFY_WITH_TIMEOUT(!waiterWrapper.isConnected(), 5000);
+    QFuture<QString> held = holderGate(arg);
+    QTRY_VERIFY_WITH_TIMEOUT(release, 5000);
+    QFuture<QString> waiting = waiterGate(arg);
+    const QString channel = prefix + QLatin1String(":notif:{")
+        + QString::fromUtf8(identityOf(QStringLiteral("gate"), arg)) + QLatin1Char('}');
+    QTRY_COMPARE_WITH_TIMEOUT(subscribersOn(m_cluster->node(live), channel, true), 1, 5000);
+
+    // The subscription drops; the result is published while it is down.
+    m_cluster->node(live).cli({ QStringLiteral("CLIENT"), QStringLiteral("KILL"),
+        QStringLiteral("TYPE"), QStringLiteral("pubsub") });
+    QElapsedTimer clock;
+    clock.start();
+    release->addResult(QStringLiteral("from the holder"));
+    release->finish();
+    QTRY_VERIFY_WITH_TIMEOUT(held.isFinished(), 5000);
+    QCOMPARE(held.result(), QStringLiteral("from the holder"));
+    QTRY_VERIFY_WITH_TIMEOUT(waiting.isFinished(), 3000); // the lease would be 10 s
+    const qint64 waited = clock.elapsed();
+    QCOMPARE(codeOf(waiting), QStringLiteral("ok"));
+    QCOMPARE(waiting.result(), QStringLiteral("from the holder"));
+    QCOMPARE(executions, 1);
+    QCOMPARE(waiterWrapper.stats().localRuns + holderWrapper.stats().localRuns, quint64(0));
+    QCOMPARE(waiterWrapper.stats().takeovers, quint64(0));
+    QVERIFY(!waiterWrapper.isConnected()); // node 2 is still dead
+    qInfo("dead master elsewhere: %d execution(s), the waiter done %lld ms after the result, "
+          "%llu local run(s)",
+        executions, waited, waiterWrapper.stats().localRuns + holderWrapper.stats().localRuns);
+    // The last test: node 2 stays dead.
 }
 
 QTEST_GUILESS_MAIN(tst_Cluster)
