@@ -2,12 +2,16 @@
 #include "distributedpromisewrapper.h"
 
 #include "distributedpromise.h"
+#include "distributedpromise_p.h"
 #include "distributedpromisewrapper_p.h"
 #include "logging_p.h"
 
+#include <QtCore/QCoreApplication>
 #include <QtCore/QException>
 #include <QtCore/QMetaObject>
 #include <QtCore/QThread>
+
+#include <string>
 
 namespace DistributedPromiseDetail {
 
@@ -43,6 +47,12 @@ Outcome outcomeFromCurrentException()
     } catch (const std::exception &error) {
         return Outcome::failure(
             DistributedPromiseError::WorkFailed, QString::fromUtf8(error.what()));
+    } catch (const std::string &text) {
+        return Outcome::failure(DistributedPromiseError::WorkFailed, QString::fromStdString(text));
+    } catch (const char *text) {
+        return Outcome::failure(DistributedPromiseError::WorkFailed, QString::fromUtf8(text));
+    } catch (const QString &text) {
+        return Outcome::failure(DistributedPromiseError::WorkFailed, text);
     } catch (...) {
         return Outcome::failure(DistributedPromiseError::WorkFailed,
             QStringLiteral("the work threw an exception of unknown type"));
@@ -52,6 +62,11 @@ Outcome outcomeFromCurrentException()
 void submit(const std::shared_ptr<Registration> &registration, QJsonArray args,
     std::unique_ptr<Waiter> waiter)
 {
+    if (!registration->error.isEmpty()) {
+        waiter->fail(DistributedPromiseError(
+            DistributedPromiseError::InvalidArgument, registration->error, registration->key));
+        return;
+    }
     CoreHandle *handle = registration->core.get();
     QMutexLocker locker(&handle->mutex);
     Coordinator *coordinator = handle->coordinator;
@@ -89,21 +104,36 @@ DistributedPromiseWrapper::DistributedPromiseWrapper(
 {
     Q_D(DistributedPromiseWrapper);
     d->config = config;
-    d->coordinator = std::make_unique<DistributedPromiseDetail::Coordinator>(
-        config, DistributedPromiseProtocol::validate(config));
+    QString configError = DistributedPromiseProtocol::validate(config);
+    // Without the application object there is no event loop to connect from (and Qt only
+    // warns about timers): say so instead of hanging every call.
+    if (configError.isEmpty() && !QCoreApplication::instance())
+        configError = QStringLiteral(
+            "the DistributedPromiseWrapper was created before the QCoreApplication; create the "
+            "application object (QCoreApplication, QGuiApplication or QApplication) first");
+    d->coordinator = std::make_unique<DistributedPromiseDetail::Coordinator>(config, configError);
     // The coordinator also checks the Redis URL.
     d->configError = d->coordinator->configurationError();
     if (!d->configError.isEmpty())
         qCWarning(lcDistributedPromise).noquote() << "unusable configuration:" << d->configError;
     d->handle = std::make_shared<DistributedPromiseDetail::CoreHandle>();
     d->handle->coordinator = d->coordinator.get();
+    // The connection reports every failed attempt; the property changes only with the state.
     connect(d->coordinator.get(), &DistributedPromiseDetail::Coordinator::connectedChanged, this,
-        &DistributedPromiseWrapper::connectedChanged);
+        [this](bool connected) {
+            Q_D(DistributedPromiseWrapper);
+            if (connected == d->lastConnected)
+                return;
+            d->lastConnected = connected;
+            Q_EMIT connectedChanged(connected);
+        });
 }
 
 DistributedPromiseWrapper::~DistributedPromiseWrapper()
 {
     Q_D(DistributedPromiseWrapper);
+    // Pending promises made by call() are the callers' (or the JavaScript engine's), not ours.
+    DistributedPromiseDetail::releaseKept(this);
     {
         QMutexLocker locker(&d->handle->mutex);
         d->handle->coordinator = nullptr;
@@ -112,7 +142,8 @@ DistributedPromiseWrapper::~DistributedPromiseWrapper()
 }
 
 std::shared_ptr<DistributedPromiseDetail::Registration> DistributedPromiseWrapper::registerWork(
-    const DistributedPromiseWrapOptions &options, DistributedPromiseDetail::Runner run)
+    const DistributedPromiseWrapOptions &options, DistributedPromiseDetail::Runner run,
+    QString (*check)(const QJsonArray &))
 {
     Q_D(DistributedPromiseWrapper);
     auto registration = std::make_shared<DistributedPromiseDetail::Registration>();
@@ -120,17 +151,35 @@ std::shared_ptr<DistributedPromiseDetail::Registration> DistributedPromiseWrappe
     registration->identityPrefix = options.key.toUtf8() + d->config.keySeparator.toUtf8();
     registration->timeout = options.timeout;
     registration->run = std::move(run);
+    registration->check = check;
     registration->core = d->handle;
-    if (!options.key.isEmpty())
-        d->registry.insert(options.key, registration);
+    if (options.key.isEmpty())
+        return registration;
+    if (d->registry.contains(options.key)) {
+        // Two works under one key would share identities: one would answer the other's calls.
+        registration->error
+            = QStringLiteral("'%1' is already wrapped by this DistributedPromiseWrapper; give "
+                             "each work its own key (and version it, e.g. '%1:v2', when the "
+                             "work or its types change)")
+                  .arg(options.key);
+        qCWarning(lcDistributedPromise).noquote()
+            << "wrap() called twice with the key" << options.key
+            << "- the second function's calls will fail; call() keeps the first work";
+        return registration;
+    }
+    d->registry.insert(options.key, registration);
     return registration;
 }
 
-DistributedPromise *DistributedPromiseWrapper::call(const QString &key, const QVariantList &args)
+DistributedPromise *DistributedPromiseWrapper::call(
+    const QString &key, const QVariantList &args, QObject *parent)
 {
     Q_D(DistributedPromiseWrapper);
     auto waiter = std::make_unique<DistributedPromiseDetail::TypedWaiter<QJsonValue>>();
-    auto *promise = new DistributedPromise(key, waiter->future());
+    auto *promise = new DistributedPromise(key, waiter->future(), parent);
+    // Until it has finished, nothing (QML's garbage collector included) may delete it unseen.
+    if (!parent && QThread::currentThread() == thread())
+        DistributedPromiseDetail::keepUntilFinished(promise, this);
     const auto registration = d->registry.value(key);
     if (!registration) {
         waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
@@ -151,6 +200,16 @@ DistributedPromise *DistributedPromiseWrapper::call(const QString &key, const QV
             return promise;
         }
         json.append(value);
+    }
+    // Arguments the work cannot take fail here, before the lock is taken for a call that could
+    // never run.
+    if (registration->check) {
+        const QString error = registration->check(json);
+        if (!error.isEmpty()) {
+            waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
+                QStringLiteral("cannot call '%1': %2").arg(key, error), key));
+            return promise;
+        }
     }
     DistributedPromiseDetail::submit(registration, std::move(json), std::move(waiter));
     return promise;
@@ -194,6 +253,7 @@ QVariantMap DistributedPromiseWrapper::statistics() const
         { QStringLiteral("lostLeases"), s.lostLeases },
         { QStringLiteral("localRuns"), s.localRuns },
         { QStringLiteral("errors"), s.errors },
+        { QStringLiteral("cancelled"), s.cancelled },
         { QStringLiteral("reconnects"), s.reconnects },
     };
 }
