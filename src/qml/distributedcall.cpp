@@ -99,8 +99,7 @@ void DistributedCall::start()
         setRunning(false);
         return;
     }
-    m_promise = m_wrapper->call(m_key, m_args);
-    m_promise->setParent(this);
+    m_promise = m_wrapper->call(m_key, m_args, this);
     connect(m_promise, &DistributedPromise::finished, this, &DistributedCall::onPromiseFinished);
     setRunning(true);
 }
