@@ -80,7 +80,10 @@ public:
         reports that through configurationError(), and its calls fail with InvalidArgument. */
     explicit DistributedPromiseWrapper(
         const DistributedPromiseConfig &config = {}, QObject *parent = nullptr);
-    /*! Fails every call still waiting with Cancelled; work already running is abandoned. */
+    /*! Fails every call still waiting with Cancelled; work already running is abandoned.
+        Destroy it in its own thread (deleteLater() from elsewhere). Destroyed from another
+        thread while its own still runs, it logs a critical message and closes its connections
+        in its own thread, where the calls in flight then fail with Cancelled. */
     ~DistributedPromiseWrapper() override;
 
     /*!
@@ -174,6 +177,11 @@ public:
     /*! The same counters as a map (calls, hits, misses, coalesced, won, waited, takeovers,
         lostLeases, localRuns, errors, cancelled, reconnects), for QML. No Redis round trip. */
     Q_INVOKABLE QVariantMap statistics() const;
+
+protected:
+    /*! Logs a critical message on moveToThread(): the Redis connections and the work stay in
+        the thread that created the wrapper. */
+    bool event(QEvent *event) override;
 
 Q_SIGNALS:
     /*! The command connection to Redis went up or down; emitted only when isConnected()

@@ -84,6 +84,16 @@ void submit(const std::shared_ptr<Registration> &registration, QJsonArray args,
         coordinator->call(registration, args, std::move(waiter));
         return;
     }
+    if (coordinator->thread()->isFinished()) {
+        // No event loop will ever run the call there.
+        locker.unlock();
+        waiter->fail(DistributedPromiseError(DistributedPromiseError::Cancelled,
+            QStringLiteral("'%1' was called after the thread of its DistributedPromiseWrapper "
+                           "finished; a wrapper works only while its thread runs an event loop")
+                .arg(registration->key),
+            registration->key));
+        return;
+    }
     // If the wrapper goes away before this runs, the lambda is destroyed unrun and the waiter's
     // destructor fails the call with Cancelled.
     auto shared = std::make_shared<std::unique_ptr<Waiter>>(std::move(waiter));
@@ -138,7 +148,28 @@ DistributedPromiseWrapper::~DistributedPromiseWrapper()
         QMutexLocker locker(&d->handle->mutex);
         d->handle->coordinator = nullptr;
     }
+    if (QThread::currentThread() != thread() && thread()->isRunning()) {
+        // The Redis connections belong to that thread, which may be using them right now:
+        // closing them here would race with it. They are closed there instead, where the calls
+        // still in flight then finish Cancelled.
+        qCCritical(lcDistributedPromise)
+            << "a DistributedPromiseWrapper must be destroyed in its own thread" << thread()
+            << "not in" << QThread::currentThread()
+            << "- use deleteLater(); its connections are closed in its thread instead";
+        d->coordinator.release()->deleteLater();
+        return;
+    }
     d->coordinator.reset();
+}
+
+bool DistributedPromiseWrapper::event(QEvent *event)
+{
+    if (event->type() == QEvent::ThreadChange)
+        qCCritical(lcDistributedPromise)
+            << "moveToThread() does not move a DistributedPromiseWrapper's Redis connections: "
+               "they and the work stay in the thread that created the wrapper; create the "
+               "wrapper in the thread that should own it instead";
+    return QObject::event(event);
 }
 
 std::shared_ptr<DistributedPromiseDetail::Registration> DistributedPromiseWrapper::registerWork(

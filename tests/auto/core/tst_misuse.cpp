@@ -9,6 +9,7 @@
 #include <QtCore/QPointer>
 #include <QtCore/QProcess>
 #include <QtCore/QRegularExpression>
+#include <QtCore/QThread>
 #include <QtTest/QSignalSpy>
 
 #include <atomic>
@@ -30,6 +31,9 @@ private Q_SLOTS:
     void callWithoutParentIsKeptUntilFinished();
     void promiseOutlivesItsWrapper();
     void connectedChangedOnlyOnChange();
+    void destroyedFromAnotherThread();
+    void calledAfterItsThreadFinished();
+    void moveToThreadIsDiagnosed();
 
 private:
     QString key(const QString &name = QString()) const
@@ -207,6 +211,70 @@ void tst_Misuse::connectedChangedOnlyOnChange()
     QTRY_VERIFY(wrapper.isConnected());
     QTRY_COMPARE(changed.count(), 1);
     QCOMPARE(changed.at(0).at(0).toBool(), true);
+}
+
+namespace {
+/*! A worker thread, and a wrapper with one slow work made in it. */
+struct WrapperInThread
+{
+    explicit WrapperInThread(const DistributedPromiseConfig &config, const QString &key)
+    {
+        thread.start();
+        context.moveToThread(&thread);
+        QMetaObject::invokeMethod(
+            &context,
+            [&] {
+                wrapper = new DistributedPromiseWrapper(config);
+                slow = wrapper->wrap(key, [](int x) { return valueLater(10s, x); });
+            },
+            Qt::BlockingQueuedConnection);
+    }
+    ~WrapperInThread()
+    {
+        thread.quit();
+        thread.wait();
+    }
+    QThread thread;
+    QObject context;
+    DistributedPromiseWrapper *wrapper = nullptr;
+    DistributedPromiseFunction<int(int)> slow;
+};
+} // namespace
+
+void tst_Misuse::destroyedFromAnotherThread()
+{
+    // Deleted from this thread while its own runs: diagnosed, no crash, the calls finish.
+    WrapperInThread worker(configFor(m_server), key());
+    const QFuture<int> pending = worker.slow(1);
+    QTRY_VERIFY(keyExists(m_server, lockKey(key(), "[1]")));
+    QTest::ignoreMessage(
+        QtCriticalMsg, QRegularExpression(QStringLiteral("must be destroyed in its own thread")));
+    delete worker.wrapper;
+    QTRY_VERIFY(pending.isFinished());
+    QCOMPARE(codeOf(pending), QStringLiteral("Cancelled"));
+    const QFuture<int> after = worker.slow(2);
+    QVERIFY(after.isFinished());
+    QCOMPARE(codeOf(after), QStringLiteral("Cancelled"));
+}
+
+void tst_Misuse::calledAfterItsThreadFinished()
+{
+    WrapperInThread worker(configFor(m_server), key());
+    worker.thread.quit();
+    QVERIFY(worker.thread.wait(10000));
+    const QFuture<int> late = worker.slow(1);
+    QTRY_VERIFY(late.isFinished());
+    QCOMPARE(codeOf(late), QStringLiteral("Cancelled"));
+    QVERIFY2(messageOf(late).contains(QLatin1String("thread")), qPrintable(messageOf(late)));
+    delete worker.wrapper;
+}
+
+void tst_Misuse::moveToThreadIsDiagnosed()
+{
+    QThread thread; // outlives the wrapper
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    QTest::ignoreMessage(QtCriticalMsg, QRegularExpression(QStringLiteral("moveToThread")));
+    wrapper.moveToThread(&thread);
 }
 
 QTEST_GUILESS_MAIN(tst_Misuse)
