@@ -3,20 +3,11 @@
 
 #include "distributedpromise_p.h"
 
-#include <atomic>
-
 namespace DistributedPromiseDetail {
-
-namespace {
-std::atomic<ReleasedHook> releasedHook { nullptr };
-} // namespace
-
-void setReleasedPromiseHook(ReleasedHook hook) { releasedHook = hook; }
 
 void keepUntilFinished(DistributedPromise *promise, QObject *keeper)
 {
     DistributedPromisePrivate *d = DistributedPromisePrivate::get(promise);
-    d->fromCall = true;
     if (promise->state() != DistributedPromise::Pending)
         return;
     d->keeper = keeper;
@@ -97,12 +88,6 @@ void DistributedPromise::settle()
     if (d->keeper && parent() == d->keeper)
         setParent(nullptr);
     d->keeper = nullptr;
-    if (d->fromCall) {
-        d->fromCall = false;
-        if (const DistributedPromiseDetail::ReleasedHook hook
-            = DistributedPromiseDetail::releasedHook.load())
-            hook(this);
-    }
 }
 
 QString DistributedPromise::key() const { return d_func()->key; }

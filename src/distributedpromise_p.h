@@ -16,26 +16,17 @@ public:
     QVariant value;
     QString errorString;
     int errorCode = DistributedPromiseError::NoError;
-    /*! Set by DistributedPromiseWrapper::call() for a promise made without a parent: the object
-        that is its parent while it is pending, so that QML's garbage collector cannot delete it
-        before its signals were emitted. Released (parent reset) once the promise finished. */
+    /*! Set by DistributedPromiseWrapper::call() for a promise made without a parent: its parent
+        while it is pending, so that QML's garbage collector cannot delete it before its signals
+        were emitted (a C++-owned parent keeps its children's JavaScript wrappers alive).
+        Released (parent reset) once the promise finished, when the JavaScript engine, or the
+        C++ caller, owns it alone. */
     QPointer<QObject> keeper;
-    /*! Made by call() without a parent: handed to the releasedHook once finished. */
-    bool fromCall = false;
 
     static DistributedPromisePrivate *get(DistributedPromise *promise) { return promise->d_func(); }
 };
 
 namespace DistributedPromiseDetail {
-
-/*!
-    Called with each promise made by DistributedPromiseWrapper::call() without a parent, once it
-    has emitted finished() and its keeper let it go. The QML module installs one that hands
-    JavaScript-owned promises back to the JavaScript engine (or deletes those the engine no
-    longer refers to). Main thread only; null by default.
-*/
-using ReleasedHook = void (*)(DistributedPromise *promise);
-DISTRIBUTEDPROMISE_EXPORT void setReleasedPromiseHook(ReleasedHook hook);
 
 /*! Makes \a keeper the parent of \a promise until the promise has finished. */
 void keepUntilFinished(DistributedPromise *promise, QObject *keeper);
