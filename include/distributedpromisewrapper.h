@@ -153,9 +153,9 @@ public:
         wait; the wrapper lets go of it after finished() or when the wrapper is destroyed.
 
         \code
-        std::unique_ptr<DistributedPromise> p(wrapper.call(QStringLiteral("report"), { 2026 }));
-        DistributedPromise *q = wrapper.call(QStringLiteral("report"), { 2026 }, this); // this
-       deletes it \endcode
+        std::unique_ptr<DistributedPromise> mine(wrapper.call(key, { 2026 }));
+        DistributedPromise *owned = wrapper.call(key, { 2026 }, this); // this deletes it
+        \endcode
 
         Fails the promise with InvalidArgument, before any Redis command, when no work is
         wrapped under \a key, when an argument cannot be carried as JSON, or when the arguments
