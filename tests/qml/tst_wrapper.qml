@@ -179,6 +179,15 @@ TestCase {
         compare(testWork.slowRuns, runsBefore + 1)
     }
 
+    // Calls slow(300, tag) count times, keeping no reference to the promises.
+    function callUnreferenced(count, tag, onResolved) {
+        for (let i = 0; i < count; ++i) {
+            const promise = testWrapper.call("slow", [300, tag])
+            testWork.track(promise)
+            promise.resolved.connect(onResolved)
+        }
+    }
+
     function test_pendingPromisesSurviveGarbageCollection() {
         // Promises nothing refers to any more still deliver to their handlers: the wrapper
         // keeps them until they have finished, then the engine collects them.
@@ -186,14 +195,11 @@ TestCase {
         const count = 200
         const destroyedBefore = testWork.destroyedCount
         let resolved = 0
-        for (let i = 0; i < count; ++i) {
-            const promise = testWrapper.call("slow", [300, tag])
-            testWork.track(promise)
-            promise.resolved.connect(value => {
-                if (value === tag)
-                    resolved += 1
-            })
-        }
+        // In a function of its own, so that no promise is left on this frame's stack.
+        callUnreferenced(count, tag, value => {
+            if (value === tag)
+                resolved += 1
+        })
         gc()
         tryVerify(() => resolved === count, 10000,
                   "resolved handlers that ran: " + resolved + " of " + count)
