@@ -21,6 +21,12 @@ class DistributedPromisePrivate;
     finished() exactly once, always on its own thread and never before the event loop runs (so
     connecting right after call() never misses the outcome).
 
+    Who deletes it: the parent given to call(), or else the caller once it has finished. While it
+    is pending, a promise made without a parent has the wrapper as its parent (so that QML's
+    garbage collector cannot delete it before its handlers ran); the wrapper lets go of it after
+    finished(), or when the wrapper is destroyed. In QML, the JavaScript engine deletes it once it
+    has finished and nothing refers to it.
+
     \since 0.1
 */
 class DISTRIBUTEDPROMISE_EXPORT DistributedPromise : public QObject
@@ -31,6 +37,7 @@ class DISTRIBUTEDPROMISE_EXPORT DistributedPromise : public QObject
     Q_PROPERTY(QVariant value READ value NOTIFY stateChanged)
     Q_PROPERTY(QString errorString READ errorString NOTIFY stateChanged)
     Q_PROPERTY(int errorCode READ errorCode NOTIFY stateChanged)
+    Q_PROPERTY(bool hasError READ hasError NOTIFY stateChanged)
 public:
     enum State { Pending, Resolved, Failed };
     Q_ENUM(State)
@@ -48,8 +55,12 @@ public:
     QVariant value() const;
     /*! The error message once Failed, else empty. */
     QString errorString() const;
-    /*! A DistributedPromiseError::Code once Failed, else -1. */
+    /*! A DistributedPromiseError::Code once Failed, else DistributedPromiseError::NoError (-1).
+        WorkFailed is 0: test hasError(), or compare with NoError, never the code's truth. */
     int errorCode() const;
+    /*! True once Failed (whatever the code, WorkFailed included), else false. No Redis round
+        trip. \since 0.2 */
+    bool hasError() const;
     /*! The outcome as a future, for QFuture continuations. */
     QFuture<QJsonValue> future() const;
 
@@ -60,10 +71,13 @@ Q_SIGNALS:
     void failed(int errorCode, const QString &errorString);
     /*! Emitted exactly once, after resolved() or failed(). */
     void finished();
-    /*! state, value, errorString and errorCode changed (once, when the outcome arrives). */
+    /*! state, value, errorString, errorCode and hasError changed (once, when the outcome
+        arrives). */
     void stateChanged();
 
 private:
+    void settle();
+
     std::unique_ptr<DistributedPromisePrivate> const d_ptr;
     Q_DECLARE_PRIVATE(DistributedPromise)
 };

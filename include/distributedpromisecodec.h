@@ -16,11 +16,6 @@
 #include <vector>
 
 namespace DistributedPromiseDetail {
-template<typename T>
-struct AlwaysFalse : std::false_type
-{
-};
-
 [[noreturn]] DISTRIBUTEDPROMISE_EXPORT void throwDecodeError(
     const char *expected, const QJsonValue &got);
 } // namespace DistributedPromiseDetail
@@ -47,9 +42,8 @@ struct AlwaysFalse : std::false_type
 template<typename T, typename Enable = void>
 struct DistributedPromiseCodec
 {
-    static_assert(DistributedPromiseDetail::AlwaysFalse<T>::value,
-        "DistributedPromise cannot carry this type: specialise DistributedPromiseCodec<T> "
-        "with static QJsonValue encode(const T &) and static T decode(const QJsonValue &)");
+    // No encode() or decode(): T is not supported. wrap() and DistributedPromiseFunction say so
+    // with a static_assert that names T (DistributedPromiseDetail::CodecRequiredFor<T>).
 };
 
 template<>
@@ -211,8 +205,9 @@ struct DistributedPromiseCodec<std::vector<T>>
 {
 };
 
+namespace DistributedPromiseDetail {
 template<typename T>
-struct DistributedPromiseCodec<std::optional<T>>
+struct OptionalCodec
 {
     static QJsonValue encode(const std::optional<T> &value)
     {
@@ -225,3 +220,73 @@ struct DistributedPromiseCodec<std::optional<T>>
         return DistributedPromiseCodec<T>::decode(value);
     }
 };
+} // namespace DistributedPromiseDetail
+
+template<typename T>
+struct DistributedPromiseCodec<std::optional<T>> : DistributedPromiseDetail::OptionalCodec<T>
+{
+};
+
+namespace DistributedPromiseDetail {
+
+/*! DistributedPromiseCodec<T> has encode() and decode(). */
+template<typename T, typename = void>
+struct HasCodec : std::false_type
+{
+};
+template<typename T>
+struct HasCodec<T,
+    std::void_t<decltype(DistributedPromiseCodec<T>::encode(std::declval<const T &>())),
+        decltype(DistributedPromiseCodec<T>::decode(std::declval<const QJsonValue &>()))>>
+    : std::true_type
+{
+};
+
+/*! T can be an argument or a result: it has a codec, and so do the elements of the built-in
+    container codecs (unless the container's codec is specialised itself). */
+template<typename T>
+struct IsCarried : HasCodec<T>
+{
+};
+template<>
+struct IsCarried<void> : std::true_type
+{
+};
+template<typename T>
+struct IsCarried<QList<T>>
+    : std::bool_constant<IsCarried<T>::value
+          || !std::is_base_of_v<SequenceCodec<QList<T>>, DistributedPromiseCodec<QList<T>>>>
+{
+};
+template<typename T>
+struct IsCarried<std::vector<T>> : std::bool_constant<IsCarried<T>::value
+                                       || !std::is_base_of_v<SequenceCodec<std::vector<T>>,
+                                           DistributedPromiseCodec<std::vector<T>>>>
+{
+};
+template<typename T>
+struct IsCarried<std::optional<T>>
+    : std::bool_constant<IsCarried<T>::value
+          || !std::is_base_of_v<OptionalCodec<T>, DistributedPromiseCodec<std::optional<T>>>>
+{
+};
+
+/*! Fails to compile, naming T in "CodecRequiredFor<T>", when T cannot be carried. */
+template<typename T>
+struct CodecRequiredFor
+{
+    static_assert(IsCarried<T>::value,
+        "DistributedPromise cannot carry the type T named in 'CodecRequiredFor<T>' above: "
+        "specialise DistributedPromiseCodec<T> with static QJsonValue encode(const T &) and "
+        "static T decode(const QJsonValue &), or use a supported type");
+    static constexpr bool value = IsCarried<T>::value;
+};
+
+/*! Every one of Types can be carried; a static_assert names each one that cannot. */
+template<typename... Types>
+constexpr bool carriesAll()
+{
+    return (true && ... && CodecRequiredFor<Types>::value);
+}
+
+} // namespace DistributedPromiseDetail

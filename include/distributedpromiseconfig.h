@@ -26,7 +26,21 @@ struct DISTRIBUTEDPROMISE_EXPORT DistributedPromiseConfig
         Fail, ///< fail the call with DistributedPromiseError::ConnectionFailed
     };
 
-    /*! redis://[[user]:password@]host[:port][/db] or unix:///path/to/socket[?db=N]. */
+    /*!
+        Where Redis is; an unusable URL is reported by configurationError(). One of:
+        - \c{redis://[[user]:password@]host[:port][/db]} (port 6379 by default)
+        - \c{unix:///path/to/socket[?db=N]} (a user and password in the URL are used too)
+        -
+       \c{rediss://[[user]:password@]host[:port][/db]?cacert=/ca.pem[&cert=/client.pem&key=/client.key][&sni=name]}:
+          TLS, when built against hiredis 1.x with hiredis_ssl (otherwise InvalidArgument)
+        - \c{redis+sentinel://[[user]:password@]host[:port]/name[/db][?sentinel=host:port...]}:
+          Redis Sentinel (port 26379 by default); the credentials are the Redis servers'
+        - \c{redis+cluster://[[user]:password@]host[:port][?node=host:port...]}: Redis Cluster
+          (Redis 7; port 6379 by default)
+
+        Every form also takes the query items \c{db=N} (not on a cluster) and \c{password=...}
+        (instead of the one in the authority).
+    */
     QUrl redisUrl = QUrl(QStringLiteral("redis://127.0.0.1:6379"));
     /*! Lease of the work lock; the holder renews it every lockTimeout/3 while the work runs, and a
         waiter takes over at most this long after a holder died. */

@@ -129,6 +129,11 @@ struct DISTRIBUTEDPROMISE_EXPORT Registration
     QByteArray identityPrefix;
     std::optional<std::chrono::milliseconds> timeout;
     Runner run;
+    /*! Why the arguments cannot be passed to the work (count, types), or empty; no Redis. */
+    QString (*check)(const QJsonArray &args) = nullptr;
+    /*! Non-empty: every call fails with InvalidArgument and this message, before any Redis
+        command (e.g. the key was already wrapped by this wrapper). */
+    QString error;
     std::shared_ptr<CoreHandle> core;
 };
 
@@ -181,36 +186,71 @@ void watchFuture(const QFuture<T> &future, QObject *context, const Done &done)
     watcher->setFuture(future);
 }
 
-template<typename F>
-struct FunctionTraits : FunctionTraits<decltype(&std::decay_t<F>::operator())>
-{
-};
+/*! The signature of a function pointer or of a call operator. */
+template<typename S>
+struct SignatureTraits;
 template<typename R, typename... A>
-struct FunctionTraits<R (*)(A...)>
+struct SignatureTraits<R (*)(A...)>
 {
+    static constexpr bool isCallable = true;
+    /*! A parameter is a non-const lvalue reference (the work only ever gets decoded copies). */
+    static constexpr bool takesNonConstReference = (false || ...
+        || (std::is_lvalue_reference_v<A> && !std::is_const_v<std::remove_reference_t<A>>));
     using Result = R;
     using Args = std::tuple<std::decay_t<A>...>;
 };
 template<typename R, typename... A>
-struct FunctionTraits<R (*)(A...) noexcept> : FunctionTraits<R (*)(A...)>
+struct SignatureTraits<R (*)(A...) noexcept> : SignatureTraits<R (*)(A...)>
 {
 };
 template<typename R, typename C, typename... A>
-struct FunctionTraits<R (C::*)(A...)> : FunctionTraits<R (*)(A...)>
+struct SignatureTraits<R (C::*)(A...)> : SignatureTraits<R (*)(A...)>
 {
 };
 template<typename R, typename C, typename... A>
-struct FunctionTraits<R (C::*)(A...) const> : FunctionTraits<R (*)(A...)>
+struct SignatureTraits<R (C::*)(A...) const> : SignatureTraits<R (*)(A...)>
 {
 };
 template<typename R, typename C, typename... A>
-struct FunctionTraits<R (C::*)(A...) noexcept> : FunctionTraits<R (*)(A...)>
+struct SignatureTraits<R (C::*)(A...) noexcept> : SignatureTraits<R (*)(A...)>
 {
 };
 template<typename R, typename C, typename... A>
-struct FunctionTraits<R (C::*)(A...) const noexcept> : FunctionTraits<R (*)(A...)>
+struct SignatureTraits<R (C::*)(A...) const noexcept> : SignatureTraits<R (*)(A...)>
 {
 };
+
+/*!
+    What wrap() needs to know about work of type F: a function pointer or an object with one,
+    non-template call operator. Anything else (a generic lambda, an overloaded call operator, a
+    member-function pointer) has isCallable false, and wrap() says why it cannot be wrapped.
+*/
+template<typename F, typename Enable = void>
+struct FunctionTraits
+{
+    static constexpr bool isCallable = false;
+    static constexpr bool takesNonConstReference = false;
+    using Result = void;
+    using Args = std::tuple<>;
+};
+template<typename F>
+struct FunctionTraits<F,
+    std::enable_if_t<std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>>>
+    : SignatureTraits<F>
+{
+};
+template<typename F>
+struct FunctionTraits<F, std::void_t<decltype(&F::operator())>>
+    : SignatureTraits<decltype(&F::operator())>
+{
+};
+
+/*! Every type in the tuple Args and Value can be carried; static_asserts name the others. */
+template<typename Value, typename... Args>
+constexpr bool carriesSignature(std::tuple<Args...> *)
+{
+    return carriesAll<Value, Args...>();
+}
 
 template<typename R>
 struct ResultTraits
@@ -240,30 +280,46 @@ std::tuple<Args...> decodeArguments(const QJsonArray &json, std::index_sequence<
     return std::tuple<Args...> { DistributedPromiseCodec<Args>::decode(json.at(qsizetype(I)))... };
 }
 
+/*!
+    The arguments decoded into the work's parameter types, or nullopt with \a error set (wrong
+    count, or an argument of the wrong shape: the caller's mistake, not a failure of the work).
+*/
+template<typename... Args>
+std::optional<std::tuple<Args...>> decodeCall(const QJsonArray &json, QString *error)
+{
+    if (json.size() != qsizetype(sizeof...(Args))) {
+        *error
+            = QStringLiteral("expected %1 arguments, got %2").arg(sizeof...(Args)).arg(json.size());
+        return std::nullopt;
+    }
+    try {
+        return decodeArguments<Args...>(json, std::index_sequence_for<Args...>());
+    } catch (...) {
+        *error = QStringLiteral("the arguments do not fit the work's parameters: ")
+            + outcomeFromCurrentException().message;
+        return std::nullopt;
+    }
+}
+
+/*! Registration::check for work taking Args: why \a json does not decode, or empty. */
+template<typename... Args>
+QString checkArguments(const QJsonArray &json)
+{
+    QString error;
+    decodeCall<Args...>(json, &error);
+    return error;
+}
+
 template<typename F, typename... Args>
 Runner makeRunner(F work, std::tuple<Args...> *)
 {
     using R = typename FunctionTraits<F>::Result;
     return [work = std::move(work)](
                const QJsonArray &json, QObject *context, const Done &done) mutable {
-        if (json.size() != qsizetype(sizeof...(Args))) {
-            done(Outcome::failure(DistributedPromiseError::InvalidArgument,
-                QStringLiteral("expected %1 arguments, got %2")
-                    .arg(sizeof...(Args))
-                    .arg(json.size())));
-            return;
-        }
-        // Arguments that do not fit the work's parameters are the caller's mistake, not a
-        // failure of the work.
-        std::optional<std::tuple<Args...>> args;
-        try {
-            args.emplace(decodeArguments<Args...>(json, std::index_sequence_for<Args...>()));
-        } catch (...) {
-            Outcome outcome = outcomeFromCurrentException();
-            outcome.code = DistributedPromiseError::InvalidArgument;
-            outcome.message = QStringLiteral("the arguments do not fit the work's parameters: ")
-                + outcome.message;
-            done(outcome);
+        QString error;
+        std::optional<std::tuple<Args...>> args = decodeCall<Args...>(json, &error);
+        if (!args) {
+            done(Outcome::failure(DistributedPromiseError::InvalidArgument, error));
             return;
         }
         try {
@@ -283,59 +339,3 @@ Runner makeRunner(F work, std::tuple<Args...> *)
 }
 
 } // namespace DistributedPromiseDetail
-
-/*!
-    \class DistributedPromiseFunction
-    \brief The callable that DistributedPromiseWrapper::wrap() returns.
-
-    Copyable and callable from any thread; every call returns a QFuture that always finishes
-    (value, error, timeout or cancellation). Calls with equal arguments share one execution
-    across all processes using the same Redis and prefixes.
-
-    \since 0.1
-*/
-template<typename Signature>
-class DistributedPromiseFunction;
-
-template<typename T, typename... Args>
-class DistributedPromiseFunction<T(Args...)>
-{
-public:
-    explicit DistributedPromiseFunction(std::shared_ptr<DistributedPromiseDetail::Registration> r)
-        : m_registration(std::move(r))
-    { }
-
-    /*!
-        Asks for the work's outcome for \a args. Cost: one Redis round trip on a cache hit;
-        nothing extra when the same call is already in flight in this process; on a miss three
-        round trips for the process that runs the work (check, lock, publish) and a SUBSCRIBE
-        plus one re-check for the others. Fails with InvalidArgument when an argument cannot be
-        encoded.
-    */
-    QFuture<T> operator()(const Args &...args) const
-    {
-        auto waiter = std::make_unique<DistributedPromiseDetail::TypedWaiter<T>>();
-        QFuture<T> future = waiter->future();
-        QJsonArray json;
-        try {
-            (json.append(DistributedPromiseCodec<Args>::encode(args)), ...);
-        } catch (...) {
-            // Whatever a codec throws, the caller gets a failed future, not an exception.
-            waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
-                QStringLiteral("an argument of '%1' cannot be "
-                               "encoded: %2")
-                    .arg(m_registration->key,
-                        DistributedPromiseDetail::outcomeFromCurrentException().message),
-                m_registration->key));
-            return future;
-        }
-        DistributedPromiseDetail::submit(m_registration, std::move(json), std::move(waiter));
-        return future;
-    }
-
-    /*! The wrap key. */
-    QString key() const { return m_registration->key; }
-
-private:
-    std::shared_ptr<DistributedPromiseDetail::Registration> m_registration;
-};

@@ -16,6 +16,10 @@
     Every failed future, failed() signal and QML errorCode carries one of these codes. The
     message names the key (if any) and says what to do about it.
 
+    \note WorkFailed is 0. An errorCode property reads NoError (-1) while there is no error, so
+    never test it for truth (\c{if (call.errorCode)} is true for every error but WorkFailed and
+    for no error at all): compare it with NoError, or read the \c hasError property.
+
     \since 0.1
 */
 class DISTRIBUTEDPROMISE_EXPORT DistributedPromiseError : public QException
@@ -23,7 +27,8 @@ class DISTRIBUTEDPROMISE_EXPORT DistributedPromiseError : public QException
     Q_GADGET
 public:
     enum Code {
-        WorkFailed, ///< the work threw or its future failed (in this or another process)
+        NoError = -1, ///< not an error: what errorCode properties read while there is none
+        WorkFailed = 0, ///< the work threw or its future failed (in this or another process)
         Timeout, ///< the caller waited longer than its timeout
         Cancelled, ///< the call was cancelled or its wrapper was destroyed
         ConnectionFailed, ///< Redis could not be reached or the connection dropped
@@ -52,7 +57,8 @@ public:
 
     /*! The stable wire name of \a code, e.g. "WorkFailed". */
     static QString codeName(Code code);
-    /*! The code whose wire name is \a name, or nullopt when the name is unknown. */
+    /*! The error code whose wire name is \a name, or nullopt when the name is unknown or is
+        "NoError" (which names no error). */
     static std::optional<Code> codeFromName(const QString &name);
 
 private:

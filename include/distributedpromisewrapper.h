@@ -3,6 +3,7 @@
 
 #include "distributedpromiseconfig.h"
 #include "distributedpromisedetail.h"
+#include "distributedpromisefunction.h"
 
 #include <QtCore/QObject>
 #include <QtCore/QVariantList>
@@ -43,8 +44,9 @@ struct DistributedPromiseStats
     quint64 takeovers = 0; ///< took the lock after a holder's lease expired
     quint64 lostLeases = 0; ///< finished work after another process had taken the lock over
     quint64 localRuns = 0; ///< ran the work without Redis (RunLocally)
-    quint64 errors = 0; ///< calls that failed, for any reason
+    quint64 errors = 0; ///< calls that failed, for any reason but cancellation
     quint64 reconnects = 0; ///< connections to Redis re-established after a loss
+    quint64 cancelled = 0; ///< calls whose caller cancelled its future (not in errors); \since 0.2
 };
 
 /*!
@@ -62,8 +64,9 @@ struct DistributedPromiseStats
     joinStr(QStringLiteral("foo"), QStringLiteral("bar")).then([](const QString &s) { ... });
     \endcode
 
-    A configuration error (bad URL, empty separator, braces in a prefix) does not throw: every
-    call then fails with InvalidArgument and configurationError() says what to fix.
+    A configuration error (bad URL, empty separator, braces in a prefix, no QCoreApplication yet)
+    does not throw: every call then fails with InvalidArgument and configurationError() says
+    what to fix.
 
     \since 0.1
 */
@@ -72,18 +75,35 @@ class DISTRIBUTEDPROMISE_EXPORT DistributedPromiseWrapper : public QObject
     Q_OBJECT
     Q_PROPERTY(bool connected READ isConnected NOTIFY connectedChanged)
 public:
-    /*! Validates \a config and starts connecting to Redis (no blocking). */
+    /*! Validates \a config and starts connecting to Redis (no blocking). Create it after the
+        QCoreApplication (or QGuiApplication, QApplication): without one it cannot connect,
+        reports that through configurationError(), and its calls fail with InvalidArgument. */
     explicit DistributedPromiseWrapper(
         const DistributedPromiseConfig &config = {}, QObject *parent = nullptr);
-    /*! Fails every call still waiting with Cancelled; work already running is abandoned. */
+    /*! Fails every call still waiting with Cancelled; work already running is abandoned.
+        Destroy it in its own thread (deleteLater() from elsewhere). Destroyed from another
+        thread while its own still runs, it logs a critical message and closes its connections
+        in its own thread, where the calls in flight then fail with Cancelled. */
     ~DistributedPromiseWrapper() override;
 
     /*!
         Wraps \a work under \a key. \a work may take any arguments a DistributedPromiseCodec
-        exists for and return T, QFuture<T> or void. It runs on this wrapper's thread; return a
-        QFuture (e.g. from QtConcurrent::run) to keep the event loop free while it works.
-        No Redis round trip. An empty key gives a function whose calls fail with InvalidArgument.
-        Registers the work for call() too (a later wrap() under the same key replaces it there).
+        exists for (by value or const reference) and return T, QFuture<T> or void. It runs on this
+        wrapper's thread; return a QFuture (e.g. from QtConcurrent::run) to keep the event loop
+        free while it works. No Redis round trip. Registers the work for call() too.
+
+        Each key can be wrapped once per wrapper. A second wrap() of the same key logs a warning
+        and returns a function whose calls fail with InvalidArgument (call() keeps using the
+        first). An empty key gives a function whose calls fail with InvalidArgument.
+
+        Across processes the key is the contract: whoever wins the lock serves everyone, so two
+        programs that wrap different work (or different types) under one key answer each other's
+        calls. Version the key when the work or its types change (\c{"report:v2"}), so that a
+        rolling deploy runs old and new side by side without mixing their results.
+
+        Compile errors (static_assert) name what cannot be wrapped: a generic lambda or an
+        overloaded call operator, a member-function pointer, a parameter taken by non-const
+        reference, a parameter or result type without a DistributedPromiseCodec.
     */
     template<typename F>
     auto wrap(const QString &key, F work)
@@ -96,41 +116,88 @@ public:
     auto wrap(const DistributedPromiseWrapOptions &options, F work)
     {
         using Traits = DistributedPromiseDetail::FunctionTraits<F>;
+        static_assert(!std::is_member_function_pointer_v<F>,
+            "DistributedPromiseWrapper::wrap() cannot wrap a member-function pointer: wrap a "
+            "lambda that calls it on its object, e.g. [object](int x) { return object->f(x); }");
+        static_assert(Traits::isCallable || std::is_member_function_pointer_v<F>,
+            "DistributedPromiseWrapper::wrap() needs work with one call signature and concrete "
+            "parameter types: a generic lambda (auto parameters) or an overloaded call operator "
+            "cannot be wrapped");
+        static_assert(!Traits::takesNonConstReference,
+            "DistributedPromiseWrapper::wrap(): the work takes a parameter by non-const "
+            "reference, but it only ever gets decoded copies of the arguments: take it by value "
+            "or by const reference");
         using Value =
             typename DistributedPromiseDetail::ResultTraits<typename Traits::Result>::Value;
         using Args = typename Traits::Args;
-        auto runner
-            = DistributedPromiseDetail::makeRunner(std::move(work), static_cast<Args *>(nullptr));
-        return makeFunction<Value>(
-            registerWork(options, std::move(runner)), static_cast<Args *>(nullptr));
+        if constexpr (Traits::isCallable && !Traits::takesNonConstReference
+            && DistributedPromiseDetail::carriesSignature<Value>(static_cast<Args *>(nullptr))) {
+            auto runner = DistributedPromiseDetail::makeRunner(
+                std::move(work), static_cast<Args *>(nullptr));
+            return makeFunction<Value>(
+                registerWork(options, std::move(runner), checkerFor(static_cast<Args *>(nullptr))),
+                static_cast<Args *>(nullptr));
+        } else {
+            return; // a static_assert above says why
+        }
     }
 
     /*!
         Runs the work wrapped under \a key with \a args (converted with QJsonValue::fromVariant)
-        and returns a new DistributedPromise that the caller owns (in QML: the JavaScript
-        engine). An unknown key or an argument JSON cannot carry fails it with InvalidArgument.
-        Same cost as calling the wrapped function.
+        and returns a new DistributedPromise. Same cost as calling the wrapped function.
+
+        Who deletes it: \a parent when given; else the caller, once it has finished (in QML the
+        JavaScript engine, which collects it once it has finished and nothing refers to it).
+        Until it has finished, a promise made without a parent on this wrapper's thread has this
+        wrapper as its parent, so that a garbage collection cannot delete it while its handlers
+        wait; the wrapper lets go of it after finished() or when the wrapper is destroyed.
+
+        \code
+        std::unique_ptr<DistributedPromise> mine(wrapper.call(key, { 2026 }));
+        DistributedPromise *owned = wrapper.call(key, { 2026 }, this); // this deletes it
+        \endcode
+
+        Fails the promise with InvalidArgument, before any Redis command, when no work is
+        wrapped under \a key, when an argument cannot be carried as JSON, or when the arguments
+        do not decode into the work's parameters (count or types).
     */
-    Q_INVOKABLE DistributedPromise *call(const QString &key, const QVariantList &args);
+    Q_INVOKABLE DistributedPromise *call(
+        const QString &key, const QVariantList &args, QObject *parent = nullptr);
 
     /*! The configuration this wrapper uses. */
     DistributedPromiseConfig config() const;
-    /*! Why the configuration is unusable, or empty. */
+    /*! Why the configuration is unusable, or empty. Also set when the wrapper was created before
+        the QCoreApplication (it needs the application's event loop): then every call fails with
+        InvalidArgument saying so. No Redis round trip. */
     QString configurationError() const;
-    /*! The command connection to Redis is up. */
+    /*! The command connection to Redis is up. No Redis round trip. */
     bool isConnected() const;
     /*! A snapshot of the counters; no Redis round trip. */
     DistributedPromiseStats stats() const;
     /*! The same counters as a map (calls, hits, misses, coalesced, won, waited, takeovers,
-        lostLeases, localRuns, errors, reconnects), for QML. No Redis round trip. */
+        lostLeases, localRuns, errors, cancelled, reconnects), for QML. No Redis round trip. */
     Q_INVOKABLE QVariantMap statistics() const;
 
+protected:
+    /*! Logs a critical message on moveToThread(): the Redis connections and the work stay in
+        the thread that created the wrapper. */
+    bool event(QEvent *event) override;
+
 Q_SIGNALS:
+    /*! The command connection to Redis went up or down; emitted only when isConnected()
+        changes, not on every failed reconnection attempt. */
     void connectedChanged(bool connected);
 
 private:
     std::shared_ptr<DistributedPromiseDetail::Registration> registerWork(
-        const DistributedPromiseWrapOptions &options, DistributedPromiseDetail::Runner run);
+        const DistributedPromiseWrapOptions &options, DistributedPromiseDetail::Runner run,
+        QString (*check)(const QJsonArray &));
+
+    template<typename... Args>
+    static auto checkerFor(std::tuple<Args...> *)
+    {
+        return &DistributedPromiseDetail::checkArguments<Args...>;
+    }
 
     template<typename T, typename... Args>
     static DistributedPromiseFunction<T(Args...)> makeFunction(

@@ -30,7 +30,7 @@ std::optional<DistributedPromiseError::Code> DistributedPromiseError::codeFromNa
 {
     bool ok = false;
     const int value = QMetaEnum::fromType<Code>().keyToValue(name.toLatin1().constData(), &ok);
-    if (!ok)
+    if (!ok || value == NoError)
         return std::nullopt;
     return static_cast<Code>(value);
 }

@@ -2,12 +2,16 @@
 #include "distributedpromisewrapper.h"
 
 #include "distributedpromise.h"
+#include "distributedpromise_p.h"
 #include "distributedpromisewrapper_p.h"
 #include "logging_p.h"
 
+#include <QtCore/QCoreApplication>
 #include <QtCore/QException>
 #include <QtCore/QMetaObject>
 #include <QtCore/QThread>
+
+#include <string>
 
 namespace DistributedPromiseDetail {
 
@@ -43,6 +47,12 @@ Outcome outcomeFromCurrentException()
     } catch (const std::exception &error) {
         return Outcome::failure(
             DistributedPromiseError::WorkFailed, QString::fromUtf8(error.what()));
+    } catch (const std::string &text) {
+        return Outcome::failure(DistributedPromiseError::WorkFailed, QString::fromStdString(text));
+    } catch (const char *text) {
+        return Outcome::failure(DistributedPromiseError::WorkFailed, QString::fromUtf8(text));
+    } catch (const QString &text) {
+        return Outcome::failure(DistributedPromiseError::WorkFailed, text);
     } catch (...) {
         return Outcome::failure(DistributedPromiseError::WorkFailed,
             QStringLiteral("the work threw an exception of unknown type"));
@@ -52,6 +62,11 @@ Outcome outcomeFromCurrentException()
 void submit(const std::shared_ptr<Registration> &registration, QJsonArray args,
     std::unique_ptr<Waiter> waiter)
 {
+    if (!registration->error.isEmpty()) {
+        waiter->fail(DistributedPromiseError(
+            DistributedPromiseError::InvalidArgument, registration->error, registration->key));
+        return;
+    }
     CoreHandle *handle = registration->core.get();
     QMutexLocker locker(&handle->mutex);
     Coordinator *coordinator = handle->coordinator;
@@ -67,6 +82,16 @@ void submit(const std::shared_ptr<Registration> &registration, QJsonArray args,
     if (coordinator->thread() == QThread::currentThread()) {
         locker.unlock();
         coordinator->call(registration, args, std::move(waiter));
+        return;
+    }
+    if (coordinator->thread()->isFinished()) {
+        // No event loop will ever run the call there.
+        locker.unlock();
+        waiter->fail(DistributedPromiseError(DistributedPromiseError::Cancelled,
+            QStringLiteral("'%1' was called after the thread of its DistributedPromiseWrapper "
+                           "finished; a wrapper works only while its thread runs an event loop")
+                .arg(registration->key),
+            registration->key));
         return;
     }
     // If the wrapper goes away before this runs, the lambda is destroyed unrun and the waiter's
@@ -89,30 +114,67 @@ DistributedPromiseWrapper::DistributedPromiseWrapper(
 {
     Q_D(DistributedPromiseWrapper);
     d->config = config;
-    d->coordinator = std::make_unique<DistributedPromiseDetail::Coordinator>(
-        config, DistributedPromiseProtocol::validate(config));
+    QString configError = DistributedPromiseProtocol::validate(config);
+    // Without the application object there is no event loop to connect from (and Qt only
+    // warns about timers): say so instead of hanging every call.
+    if (configError.isEmpty() && !QCoreApplication::instance())
+        configError = QStringLiteral(
+            "the DistributedPromiseWrapper was created before the QCoreApplication; create the "
+            "application object (QCoreApplication, QGuiApplication or QApplication) first");
+    d->coordinator = std::make_unique<DistributedPromiseDetail::Coordinator>(config, configError);
     // The coordinator also checks the Redis URL.
     d->configError = d->coordinator->configurationError();
     if (!d->configError.isEmpty())
         qCWarning(lcDistributedPromise).noquote() << "unusable configuration:" << d->configError;
     d->handle = std::make_shared<DistributedPromiseDetail::CoreHandle>();
     d->handle->coordinator = d->coordinator.get();
+    // The connection reports every failed attempt; the property changes only with the state.
     connect(d->coordinator.get(), &DistributedPromiseDetail::Coordinator::connectedChanged, this,
-        &DistributedPromiseWrapper::connectedChanged);
+        [this](bool connected) {
+            Q_D(DistributedPromiseWrapper);
+            if (connected == d->lastConnected)
+                return;
+            d->lastConnected = connected;
+            Q_EMIT connectedChanged(connected);
+        });
 }
 
 DistributedPromiseWrapper::~DistributedPromiseWrapper()
 {
     Q_D(DistributedPromiseWrapper);
+    // Pending promises made by call() are the callers' (or the JavaScript engine's), not ours.
+    DistributedPromiseDetail::releaseKept(this);
     {
         QMutexLocker locker(&d->handle->mutex);
         d->handle->coordinator = nullptr;
     }
+    if (QThread::currentThread() != thread() && thread()->isRunning()) {
+        // The Redis connections belong to that thread, which may be using them right now:
+        // closing them here would race with it. They are closed there instead, where the calls
+        // still in flight then finish Cancelled.
+        qCCritical(lcDistributedPromise)
+            << "a DistributedPromiseWrapper must be destroyed in its own thread" << thread()
+            << "not in" << QThread::currentThread()
+            << "- use deleteLater(); its connections are closed in its thread instead";
+        d->coordinator.release()->deleteLater();
+        return;
+    }
     d->coordinator.reset();
 }
 
+bool DistributedPromiseWrapper::event(QEvent *event)
+{
+    if (event->type() == QEvent::ThreadChange)
+        qCCritical(lcDistributedPromise)
+            << "moveToThread() does not move a DistributedPromiseWrapper's Redis connections: "
+               "they and the work stay in the thread that created the wrapper; create the "
+               "wrapper in the thread that should own it instead";
+    return QObject::event(event);
+}
+
 std::shared_ptr<DistributedPromiseDetail::Registration> DistributedPromiseWrapper::registerWork(
-    const DistributedPromiseWrapOptions &options, DistributedPromiseDetail::Runner run)
+    const DistributedPromiseWrapOptions &options, DistributedPromiseDetail::Runner run,
+    QString (*check)(const QJsonArray &))
 {
     Q_D(DistributedPromiseWrapper);
     auto registration = std::make_shared<DistributedPromiseDetail::Registration>();
@@ -120,17 +182,35 @@ std::shared_ptr<DistributedPromiseDetail::Registration> DistributedPromiseWrappe
     registration->identityPrefix = options.key.toUtf8() + d->config.keySeparator.toUtf8();
     registration->timeout = options.timeout;
     registration->run = std::move(run);
+    registration->check = check;
     registration->core = d->handle;
-    if (!options.key.isEmpty())
-        d->registry.insert(options.key, registration);
+    if (options.key.isEmpty())
+        return registration;
+    if (d->registry.contains(options.key)) {
+        // Two works under one key would share identities: one would answer the other's calls.
+        registration->error
+            = QStringLiteral("'%1' is already wrapped by this DistributedPromiseWrapper; give "
+                             "each work its own key (and version it, e.g. '%1:v2', when the "
+                             "work or its types change)")
+                  .arg(options.key);
+        qCWarning(lcDistributedPromise).noquote()
+            << "wrap() called twice with the key" << options.key
+            << "- the second function's calls will fail; call() keeps the first work";
+        return registration;
+    }
+    d->registry.insert(options.key, registration);
     return registration;
 }
 
-DistributedPromise *DistributedPromiseWrapper::call(const QString &key, const QVariantList &args)
+DistributedPromise *DistributedPromiseWrapper::call(
+    const QString &key, const QVariantList &args, QObject *parent)
 {
     Q_D(DistributedPromiseWrapper);
     auto waiter = std::make_unique<DistributedPromiseDetail::TypedWaiter<QJsonValue>>();
-    auto *promise = new DistributedPromise(key, waiter->future());
+    auto *promise = new DistributedPromise(key, waiter->future(), parent);
+    // Until it has finished, nothing (QML's garbage collector included) may delete it unseen.
+    if (!parent && QThread::currentThread() == thread())
+        DistributedPromiseDetail::keepUntilFinished(promise, this);
     const auto registration = d->registry.value(key);
     if (!registration) {
         waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
@@ -151,6 +231,16 @@ DistributedPromise *DistributedPromiseWrapper::call(const QString &key, const QV
             return promise;
         }
         json.append(value);
+    }
+    // Arguments the work cannot take fail here, before the lock is taken for a call that could
+    // never run.
+    if (registration->check) {
+        const QString error = registration->check(json);
+        if (!error.isEmpty()) {
+            waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
+                QStringLiteral("cannot call '%1': %2").arg(key, error), key));
+            return promise;
+        }
     }
     DistributedPromiseDetail::submit(registration, std::move(json), std::move(waiter));
     return promise;
@@ -194,6 +284,7 @@ QVariantMap DistributedPromiseWrapper::statistics() const
         { QStringLiteral("lostLeases"), s.lostLeases },
         { QStringLiteral("localRuns"), s.localRuns },
         { QStringLiteral("errors"), s.errors },
+        { QStringLiteral("cancelled"), s.cancelled },
         { QStringLiteral("reconnects"), s.reconnects },
     };
 }

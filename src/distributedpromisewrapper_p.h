@@ -14,4 +14,5 @@ public:
     std::shared_ptr<DistributedPromiseDetail::CoreHandle> handle;
     std::unique_ptr<DistributedPromiseDetail::Coordinator> coordinator;
     QHash<QString, std::shared_ptr<DistributedPromiseDetail::Registration>> registry;
+    bool lastConnected = false;
 };

@@ -91,6 +91,7 @@ DistributedPromiseStats AtomicStats::snapshot() const
     s.localRuns = localRuns;
     s.errors = errors;
     s.reconnects = reconnects;
+    s.cancelled = cancelled;
     return s;
 }
 
@@ -367,7 +368,8 @@ void Coordinator::sweepCallers(Flight *flight)
         abandon(flight);
     else
         armDeadline(flight);
-    m_stats.errors += expired.size() + cancelled.size();
+    m_stats.errors += expired.size();
+    m_stats.cancelled += cancelled.size();
     for (Caller &caller : cancelled)
         caller.waiter->fail(DistributedPromiseError(DistributedPromiseError::Cancelled,
             QStringLiteral("the call of '%1' was cancelled; the shared work goes on for the others")
@@ -930,7 +932,8 @@ void Coordinator::finish(Flight *flight, const Outcome &outcome)
 {
     if (outcome.ok)
         return settle(flight, [&outcome](Waiter &waiter) { waiter.resolve(outcome.value); });
-    m_stats.errors += flight->callers.size();
+    for (const Caller &caller : flight->callers)
+        ++(caller.waiter->isCanceled() ? m_stats.cancelled : m_stats.errors);
     const DistributedPromiseError error(outcome.code, outcome.message, flight->displayKey());
     settle(flight, [&error](Waiter &waiter) { waiter.fail(error); });
 }

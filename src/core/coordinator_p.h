@@ -31,7 +31,7 @@ struct AtomicStats
 {
     std::atomic<quint64> calls { 0 }, hits { 0 }, misses { 0 }, coalesced { 0 }, won { 0 },
         waited { 0 }, takeovers { 0 }, lostLeases { 0 }, localRuns { 0 }, errors { 0 },
-        reconnects { 0 };
+        reconnects { 0 }, cancelled { 0 };
     DistributedPromiseStats snapshot() const;
 };
 

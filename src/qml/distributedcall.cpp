@@ -53,6 +53,7 @@ DistributedPromise::State DistributedCall::state() const { return m_state; }
 QVariant DistributedCall::value() const { return m_value; }
 QString DistributedCall::errorString() const { return m_errorString; }
 int DistributedCall::errorCode() const { return m_errorCode; }
+bool DistributedCall::hasError() const { return m_state == DistributedPromise::Failed; }
 bool DistributedCall::isRunning() const { return m_running; }
 
 void DistributedCall::refresh() { schedule(); }
@@ -70,7 +71,8 @@ void DistributedCall::componentComplete()
 void DistributedCall::schedule()
 {
     drop();
-    setOutcome(DistributedPromise::Pending, QVariant(), QString(), -1);
+    setOutcome(
+        DistributedPromise::Pending, QVariant(), QString(), DistributedPromiseError::NoError);
     if (!m_complete)
         return;
     const bool willCall = m_wrapper && !m_key.isEmpty();
@@ -91,13 +93,13 @@ void DistributedCall::start()
 {
     m_scheduled = false;
     drop();
-    setOutcome(DistributedPromise::Pending, QVariant(), QString(), -1);
+    setOutcome(
+        DistributedPromise::Pending, QVariant(), QString(), DistributedPromiseError::NoError);
     if (!m_wrapper || m_key.isEmpty()) {
         setRunning(false);
         return;
     }
-    m_promise = m_wrapper->call(m_key, m_args);
-    m_promise->setParent(this);
+    m_promise = m_wrapper->call(m_key, m_args, this);
     connect(m_promise, &DistributedPromise::finished, this, &DistributedCall::onPromiseFinished);
     setRunning(true);
 }
@@ -163,7 +165,8 @@ void DistributedCall::onWrapperDestroyed()
     m_wrapper = nullptr;
     drop();
     m_scheduled = false;
-    setOutcome(DistributedPromise::Pending, QVariant(), QString(), -1);
+    setOutcome(
+        DistributedPromise::Pending, QVariant(), QString(), DistributedPromiseError::NoError);
     setRunning(false);
     Q_EMIT wrapperChanged();
 }

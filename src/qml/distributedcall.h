@@ -55,6 +55,7 @@ class DistributedCall : public QObject, public QQmlParserStatus
     Q_PROPERTY(QVariant value READ value NOTIFY stateChanged)
     Q_PROPERTY(QString errorString READ errorString NOTIFY stateChanged)
     Q_PROPERTY(int errorCode READ errorCode NOTIFY stateChanged)
+    Q_PROPERTY(bool hasError READ hasError NOTIFY stateChanged)
     Q_PROPERTY(bool running READ isRunning NOTIFY runningChanged)
 
 public:
@@ -96,8 +97,11 @@ public:
     /*! The current call's error message once Failed, else empty. */
     QString errorString() const;
     /*! A DistributedPromiseError code once Failed (compare with DistributedPromiseError.Timeout
-        etc.), else -1. */
+        etc.), else DistributedPromiseError.NoError (-1). WorkFailed is 0, so never test the code
+        for truth: use hasError. */
     int errorCode() const;
+    /*! True while the current call's outcome is a failure (any code, WorkFailed included). */
+    bool hasError() const;
     /*! True from the moment a call is scheduled until its outcome arrives. */
     bool isRunning() const;
 
@@ -119,7 +123,7 @@ Q_SIGNALS:
     void wrapperChanged();
     void keyChanged();
     void argsChanged();
-    /*! The outcome properties (state, value, errorString, errorCode) changed. */
+    /*! The outcome properties (state, value, errorString, errorCode, hasError) changed. */
     void stateChanged();
     void runningChanged();
     /*! The current call resolved with \a value; at most once per call. */
@@ -148,7 +152,7 @@ private:
     DistributedPromise::State m_state = DistributedPromise::Pending;
     QVariant m_value;
     QString m_errorString;
-    int m_errorCode = -1;
+    int m_errorCode = DistributedPromiseError::NoError;
     bool m_running = false;
     bool m_complete = true;
     bool m_scheduled = false;

@@ -14,9 +14,11 @@
 
 /*!
     \qmltype DistributedPromise
-    \brief One call's outcome: key, state, value, errorString, errorCode; resolved(),
+    \brief One call's outcome: key, state, value, errorString, errorCode, hasError; resolved(),
     failed(), finished(). Enum State: DistributedPromise.Pending, .Resolved, .Failed.
-    Returned by DistributedPromiseWrapper.call(); not creatable in QML.
+    Returned by DistributedPromiseWrapper.call(); not creatable in QML. The JavaScript engine
+    owns it, but cannot collect it before it has finished: handlers connected to a promise
+    nothing refers to still run.
 */
 struct DistributedPromiseForeign
 {
@@ -42,8 +44,10 @@ struct DistributedPromiseWrapperForeign
 
 /*!
     \qmltype DistributedPromiseError
-    \brief The error codes of errorCode and failed(): DistributedPromiseError.WorkFailed,
-    .Timeout, .Cancelled, .ConnectionFailed, .RedisError, .DecodeFailed, .InvalidArgument.
+    \brief The error codes of errorCode and failed(): DistributedPromiseError.WorkFailed (0),
+    .Timeout, .Cancelled, .ConnectionFailed, .RedisError, .DecodeFailed, .InvalidArgument, and
+    .NoError (-1), what errorCode reads while there is no error. Test hasError, not the code's
+    truth (WorkFailed is 0).
 */
 namespace DistributedPromiseErrorForeign {
 Q_NAMESPACE

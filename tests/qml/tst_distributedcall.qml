@@ -125,6 +125,8 @@ TestCase {
         item.call.args = []
         tryCompare(item.call, "state", DistributedPromise.Failed, 10000)
         compare(item.call.errorCode, DistributedPromiseError.WorkFailed)
+        // WorkFailed is 0: hasError tells a failure from no error.
+        verify(item.call.hasError)
         compare(item.call.errorString, "boom")
         compare(item.call.value, undefined)
         compare(item.call.running, false)
@@ -138,6 +140,8 @@ TestCase {
         tryCompare(item.call, "state", DistributedPromise.Resolved, 10000)
         compare(item.call.value, 42)
         compare(item.call.errorCode, -1)
+        compare(item.call.errorCode, DistributedPromiseError.NoError)
+        compare(item.call.hasError, false)
         compare(item.call.errorString, "")
     }
 

@@ -27,10 +27,25 @@ class TestWork : public QObject
     Q_OBJECT
     Q_PROPERTY(int addRuns READ addRuns NOTIFY changed)
     Q_PROPERTY(int slowRuns READ slowRuns NOTIFY changed)
+    Q_PROPERTY(int destroyedCount READ destroyedCount NOTIFY changed)
 
 public:
     int addRuns() const { return m_addRuns; }
     int slowRuns() const { return m_slowRuns; }
+    int destroyedCount() const { return m_destroyed; }
+    /*! Counts \a object in destroyedCount once it is deleted (no reference is kept). */
+    Q_INVOKABLE void track(QObject *object)
+    {
+        connect(object, &QObject::destroyed, this, [this] {
+            ++m_destroyed;
+            Q_EMIT changed();
+        });
+    }
+    /*! \a parent is the QObject parent of \a child. */
+    Q_INVOKABLE bool isParentOf(QObject *parent, QObject *child) const
+    {
+        return child->parent() == parent;
+    }
     void countAdd()
     {
         ++m_addRuns;
@@ -48,6 +63,7 @@ Q_SIGNALS:
 private:
     int m_addRuns = 0;
     int m_slowRuns = 0;
+    int m_destroyed = 0;
 };
 
 class Setup : public QObject

@@ -30,6 +30,7 @@ TestCase {
     }
 
     function test_enumsAreRegistered() {
+        compare(DistributedPromiseError.NoError, -1)
         compare(DistributedPromise.Pending, 0)
         compare(DistributedPromise.Resolved, 1)
         compare(DistributedPromise.Failed, 2)
@@ -94,6 +95,8 @@ TestCase {
         compare(promise.value, 5)
         compare(promise.errorString, "")
         compare(promise.errorCode, -1)
+        compare(promise.errorCode, DistributedPromiseError.NoError)
+        compare(promise.hasError, false)
         tryCompare(finishedSpy, "count", 1)
         compare(failedSpy.count, 0)
     }
@@ -128,6 +131,8 @@ TestCase {
         compare(promise.state, DistributedPromise.Failed)
         compare(promise.errorCode, DistributedPromiseError.WorkFailed)
         compare(promise.errorString, "boom")
+        // WorkFailed is 0: hasError tells a failure from no error.
+        verify(promise.hasError)
         compare(promise.value, undefined)
         tryCompare(finishedSpy, "count", 1)
         compare(resolvedSpy.count, 0)
@@ -172,5 +177,44 @@ TestCase {
         tryCompare(third, "state", DistributedPromise.Resolved, 10000)
         compare(third.value, tag)
         compare(testWork.slowRuns, runsBefore + 1)
+    }
+
+    // Calls slow(300, tag) count times, keeping no reference to the promises.
+    function callUnreferenced(count, tag, onResolved) {
+        for (let i = 0; i < count; ++i) {
+            const promise = testWrapper.call("slow", [300, tag])
+            testWork.track(promise)
+            promise.resolved.connect(onResolved)
+        }
+    }
+
+    function test_pendingPromisesSurviveGarbageCollection() {
+        // Promises nothing refers to any more still deliver to their handlers: the wrapper
+        // keeps them until they have finished, then the engine collects them.
+        const tag = uniqueTag()
+        const count = 200
+        const destroyedBefore = testWork.destroyedCount
+        let resolved = 0
+        // In a function of its own, so that no promise is left on this frame's stack.
+        callUnreferenced(count, tag, value => {
+            if (value === tag)
+                resolved += 1
+        })
+        gc()
+        tryVerify(() => resolved === count, 10000,
+                  "resolved handlers that ran: " + resolved + " of " + count)
+        tryVerify(() => {
+            gc()
+            return testWork.destroyedCount - destroyedBefore === count
+        }, 10000, "finished promises the engine collected: "
+                  + (testWork.destroyedCount - destroyedBefore) + " of " + count)
+    }
+
+    function test_callWithParent() {
+        // The parent owns the promise, and it stays the parent after the promise finished.
+        const promise = testWrapper.call("add", [3, 4], testCase)
+        tryCompare(promise, "state", DistributedPromise.Resolved, 10000)
+        compare(promise.value, 7)
+        verify(testWork.isParentOf(testCase, promise))
     }
 }

@@ -199,6 +199,10 @@ void tst_Waiting::cancellingOneCallerLeavesTheOthers()
     QVERIFY(cancelled.isCanceled());
     QCOMPARE(cancelled.resultCount(), 0);
     QCOMPARE(runs, 1);
+    // A caller that left is counted as cancelled, not as an error.
+    QCOMPARE(wrapper.stats().cancelled, quint64(1));
+    QCOMPARE(wrapper.stats().errors, quint64(0));
+    QCOMPARE(wrapper.statistics().value(QStringLiteral("cancelled")).toULongLong(), quint64(1));
 }
 
 void tst_Waiting::cancellingAWaiterLeavesTheOthers()
@@ -228,6 +232,8 @@ void tst_Waiting::cancellingAWaiterLeavesTheOthers()
     QCOMPARE(kept.result(), 5);
     QVERIFY(cancelled.isCanceled());
     QCOMPARE(runs, 1);
+    QCOMPARE(waiter.stats().cancelled, quint64(1));
+    QCOMPARE(waiter.stats().errors, quint64(0));
 }
 
 void tst_Waiting::lastWaiterLeavingUnsubscribes()

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <stdexcept>
+#include <string>
 
 using namespace CoreTest;
 using DistributedPromiseTest::RedisServer;
@@ -26,6 +27,8 @@ private Q_SLOTS:
     void throwingDistributedPromiseError();
     void failingFuture();
     void failingConcurrentRun();
+    void thrownTextKeepsItsMessage_data();
+    void thrownTextKeepsItsMessage();
     void cancelledWorkFuture();
     void wrongArgumentCountFromCall();
     void calledFromOtherThreads();
@@ -198,6 +201,40 @@ void tst_WrapWork::failingConcurrentRun()
     QVERIFY(!keyExists(m_server, dataKey(key(), "[]")));
 }
 
+void tst_WrapWork::thrownTextKeepsItsMessage_data()
+{
+    QTest::addColumn<int>("kind");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("std::string") << 0 << QStringLiteral("a std::string");
+    QTest::newRow("const char *") << 1 << QStringLiteral("a C string");
+    QTest::newRow("QString") << 2 << QStringLiteral("a QString");
+    QTest::newRow("std::string from QtConcurrent::run") << 3 << QStringLiteral("from a thread");
+}
+
+void tst_WrapWork::thrownTextKeepsItsMessage()
+{
+    // Not every work throws a std::exception; text thrown as such is still the message.
+    QFETCH(int, kind);
+    QFETCH(QString, message);
+    DistributedPromiseWrapper wrapper(configFor(m_server));
+    auto work = wrapper.wrap(key(QString::number(kind)), [kind]() -> QFuture<int> {
+        switch (kind) {
+        case 0:
+            throw std::string("a std::string");
+        case 1:
+            throw "a C string";
+        case 2:
+            throw QStringLiteral("a QString");
+        default:
+            return QtConcurrent::run([]() -> int { throw std::string("from a thread"); });
+        }
+    });
+    const QFuture<int> f = work();
+    QTRY_VERIFY(f.isFinished());
+    QCOMPARE(codeOf(f), QStringLiteral("WorkFailed"));
+    QCOMPARE(messageOf(f), message);
+}
+
 void tst_WrapWork::cancelledWorkFuture()
 {
     DistributedPromiseWrapper wrapper(configFor(m_server));
@@ -234,6 +271,13 @@ void tst_WrapWork::wrongArgumentCountFromCall()
     QTRY_VERIFY(wrongType->future().isFinished());
     QCOMPARE(codeOf(wrongType->future()), QStringLiteral("InvalidArgument"));
     QCOMPARE(runs, 0);
+    // Both failed before any Redis command: no cache look-up, no lock taken for work that
+    // could never run.
+    const DistributedPromiseStats stats = wrapper.stats();
+    QCOMPARE(stats.hits + stats.misses + stats.won + stats.waited, quint64(0));
+    QVERIFY(!keyExists(m_server, lockKey(key(), R"(["a",2])")));
+    QVERIFY2(
+        messageOf(wrongType->future()).contains(key()), qPrintable(messageOf(wrongType->future())));
 }
 
 void tst_WrapWork::calledFromOtherThreads()
