@@ -296,7 +296,7 @@ bool Coordinator::pruneCancelled(Flight *flight)
     auto gone = std::make_shared<std::vector<Caller>>();
     std::move(cancelled, callers.end(), std::back_inserter(*gone));
     callers.erase(cancelled, callers.end());
-    m_stats.errors += gone->size();
+    m_stats.cancelled += gone->size();
     // From the event loop: a caller's continuation may call again, and must not find this flight
     // half-decided.
     const QString key = flight->displayKey();

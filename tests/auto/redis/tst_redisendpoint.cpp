@@ -226,7 +226,7 @@ void tst_RedisEndpoint::topologyErrors_data()
         << QStringLiteral("redis+cluster://host:7000?db=1") << QStringLiteral("only database 0");
     QTest::newRow("cluster seed with password")
         << QStringLiteral("redis+cluster://host?node=u:hunter2@h2:1")
-        << QStringLiteral("is not a host:port");
+        << QStringLiteral("'node=...@h2:1' holds credentials");
     QTest::newRow("cluster without host")
         << QStringLiteral("redis+cluster://:7000") << QStringLiteral("host is missing");
 }
