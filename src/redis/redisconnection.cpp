@@ -16,6 +16,8 @@
 #include <hiredis/hiredis.h>
 #ifdef DISTRIBUTEDPROMISE_HAVE_TLS
 #include <hiredis/hiredis_ssl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #endif
 
 #include <charconv>
@@ -317,7 +319,7 @@ Connection::~Connection()
     }
 #ifdef DISTRIBUTEDPROMISE_HAVE_TLS
     if (m_tls)
-        redisFreeSSLContext(m_tls); // open TLS sessions keep their own reference
+        SSL_CTX_free(m_tls); // open TLS sessions keep their own reference
 #endif
     const Reply failure = Reply::failure(DistributedPromiseError::Cancelled,
         QStringLiteral("Redis at %1: %2").arg(m_endpoint.displayName(), reason));
@@ -480,27 +482,64 @@ void Connection::connectToAddress(const QString &address)
 bool Connection::startTls(redisAsyncContext *ctx, QString *error)
 {
 #ifdef DISTRIBUTEDPROMISE_HAVE_TLS
+    // Our own OpenSSL objects rather than hiredis's redisSSLContext, which checks the chain
+    // only: here the certificate must also be issued for the host we connect to.
     static const int openSslReady = redisInitOpenSSL();
     Q_UNUSED(openSslReady)
     if (!m_tls) {
         const QByteArray ca = QFile::encodeName(m_endpoint.caCertFile);
         const QByteArray cert = QFile::encodeName(m_endpoint.certFile);
         const QByteArray key = QFile::encodeName(m_endpoint.keyFile);
-        const QByteArray name
-            = (m_endpoint.serverName.isEmpty() ? m_endpoint.host : m_endpoint.serverName).toUtf8();
-        const auto orNull
-            = [](const QByteArray &text) { return text.isEmpty() ? nullptr : text.constData(); };
-        redisSSLContextError why = REDIS_SSL_CTX_NONE;
-        m_tls = redisCreateSSLContext(
-            orNull(ca), nullptr, orNull(cert), orNull(key), orNull(name), &why);
-        if (!m_tls) {
+        SSL_CTX *tls = SSL_CTX_new(TLS_client_method());
+        QString why;
+        if (!tls)
+            why = QStringLiteral("out of memory");
+        else if (SSL_CTX_set_min_proto_version(tls, TLS1_2_VERSION) != 1)
+            why = QStringLiteral("TLS 1.2 is not available");
+        else if (ca.isEmpty() ? SSL_CTX_set_default_verify_paths(tls) != 1
+                              : SSL_CTX_load_verify_locations(tls, ca.constData(), nullptr) != 1)
+            why = QStringLiteral("cannot load the CA certificates %1")
+                      .arg(ca.isEmpty() ? QStringLiteral("of the system") : m_endpoint.caCertFile);
+        else if (!cert.isEmpty() && SSL_CTX_use_certificate_chain_file(tls, cert.constData()) != 1)
+            why = QStringLiteral("cannot load the client certificate %1").arg(m_endpoint.certFile);
+        else if (!key.isEmpty()
+            && (SSL_CTX_use_PrivateKey_file(tls, key.constData(), SSL_FILETYPE_PEM) != 1
+                || SSL_CTX_check_private_key(tls) != 1))
+            why = QStringLiteral("cannot load the client key %1, or it does not match the "
+                                 "certificate")
+                      .arg(m_endpoint.keyFile);
+        if (!why.isEmpty()) {
+            SSL_CTX_free(tls);
             *error = QStringLiteral("cannot set up TLS: %1 (check cacert, cert and key in the URL)")
-                         .arg(QString::fromUtf8(redisSSLContextGetError(why)));
+                         .arg(why);
             return false;
         }
+        SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, nullptr);
+        m_tls = tls;
     }
-    if (redisInitiateSSLWithContext(&ctx->c, m_tls) != REDIS_OK) {
-        *error = QStringLiteral("TLS failed: %1").arg(QString::fromUtf8(ctx->c.errstr));
+    // The name the certificate must carry: sni= when given, else the host of the URL.
+    const QString expected
+        = m_endpoint.serverName.isEmpty() ? m_endpoint.host : m_endpoint.serverName;
+    const QByteArray name = expected.toUtf8();
+    const bool isAddress = !QHostAddress(expected).isNull();
+    SSL *ssl = SSL_new(m_tls);
+    bool ready = ssl != nullptr;
+    if (ready && !name.isEmpty()) {
+        X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        ready = isAddress ? X509_VERIFY_PARAM_set1_ip_asc(param, name.constData()) == 1
+                          : (SSL_set_tlsext_host_name(ssl, name.constData()) == 1
+                              && X509_VERIFY_PARAM_set1_host(param, name.constData(), 0) == 1);
+    }
+    if (!ready) {
+        SSL_free(ssl);
+        *error = QStringLiteral("cannot set up TLS for '%1'").arg(expected);
+        return false;
+    }
+    if (redisInitiateSSL(&ctx->c, ssl) != REDIS_OK) { // hiredis owns ssl only on success
+        SSL_free(ssl);
+        *error = QStringLiteral("TLS failed: %1 (%2)")
+                     .arg(QString::fromUtf8(ctx->c.errstr), tlsHint());
         return false;
     }
     return true;
@@ -509,6 +548,15 @@ bool Connection::startTls(redisAsyncContext *ctx, QString *error)
     *error = QStringLiteral("this build has no TLS support");
     return false;
 #endif
+}
+
+QString Connection::tlsHint() const
+{
+    const QString expected
+        = m_endpoint.serverName.isEmpty() ? m_endpoint.host : m_endpoint.serverName;
+    return QStringLiteral("is the server's certificate signed by the CA in cacert and issued for "
+                          "'%1' (sni= names another host), and does the port speak TLS?")
+        .arg(expected);
 }
 
 void Connection::handshake()
@@ -742,10 +790,8 @@ QString Connection::lossReason(const QString &reason, DistributedPromiseError::C
     const QString text = reason.isEmpty() ? QStringLiteral("the connection was closed") : reason;
     // A refused TLS handshake surfaces as a bare socket error ("Success", "Connection reset").
     if (m_endpoint.tls && !m_answered && code != DistributedPromiseError::Cancelled)
-        return QStringLiteral("the TLS session failed before any reply (is the server's "
-                              "certificate signed by the CA in cacert, and does the port speak "
-                              "TLS?): %1")
-            .arg(text);
+        return QStringLiteral("the TLS session failed before any reply (%1): %2")
+            .arg(tlsHint(), text);
     return text;
 }
 

@@ -16,7 +16,7 @@
 #include <memory>
 
 struct redisAsyncContext;
-struct redisSSLContext;
+struct ssl_ctx_st;
 class QSocketNotifier;
 class QHostInfo;
 
@@ -160,7 +160,11 @@ private:
 
     void startConnect();
     void connectToAddress(const QString &address);
+    /*! Starts TLS on \a ctx: the server's certificate must chain to cacert (or the system's
+        CAs) and be issued for the host (sni= when given): its name, or its IP address. */
     bool startTls(redisAsyncContext *ctx, QString *error);
+    /*! What to check when a TLS session fails. */
+    QString tlsHint() const;
     void onHostLookedUp(const QHostInfo &info);
     void handshake();
     void markReady();
@@ -205,7 +209,7 @@ private:
     State m_state = State::Disconnected;
     bool m_wantOpen = false;
     redisAsyncContext *m_ctx = nullptr;
-    redisSSLContext *m_tls = nullptr; // rediss://: made at the first connect, shared by reconnects
+    ssl_ctx_st *m_tls = nullptr; // rediss:// (an SSL_CTX): made at the first connect, shared
     ContextLink *m_link = nullptr;
     QSocketNotifier *m_readNotifier = nullptr;
     QSocketNotifier *m_writeNotifier = nullptr;
