@@ -627,6 +627,7 @@ void Connection::markReady()
     m_lastError.clear();
     qCDebug(lcDistributedPromise) << "connected to" << m_endpoint.displayName()
                                   << (m_mode == Mode::Subscriber ? "(subscriber)" : "");
+    m_resubscribeBackoff = m_options.reconnectMin;
     if (m_mode == Mode::Subscriber && m_heartbeatTimer.interval() > 0) {
         m_heartbeatInFlight = false;
         m_heartbeatTimer.start();
@@ -994,8 +995,10 @@ void Connection::handleRefusal(
     }
     const QString error = QString::fromUtf8(reply.string);
     if (!condition.isEmpty()) {
-        qCInfo(lcDistributedPromise).noquote() << "Redis at" << m_endpoint.displayName()
-                                               << "cannot (un)subscribe now, retrying:" << error;
+        if (m_resubscribeBackoff == m_options.reconnectMin) // the first of a row
+            qCInfo(lcDistributedPromise).noquote()
+                << "Redis at" << m_endpoint.displayName()
+                << "cannot (un)subscribe now, retrying:" << error;
         if (subscribe && !m_resubscribeTimer.isActive()) {
             m_resubscribeTimer.start(m_resubscribeBackoff);
             m_resubscribeBackoff = std::min(m_resubscribeBackoff * 2, m_options.reconnectMax);
@@ -1248,6 +1251,7 @@ void Connection::handlePubSub(const Reply &reply)
     }
     if (isSubscribe && !it->confirmed) {
         it->confirmed = true;
+        m_resubscribeBackoff = m_options.reconnectMin;
         Q_EMIT subscribed(channel);
     }
 }

@@ -83,6 +83,7 @@ private Q_SLOTS:
     void transientErrorsAreRetried_data();
     void transientErrorsAreRetried();
     void refusedSubscribeClearsPendingState();
+    void busySubscriberIsAliveAndResubscribes();
 };
 
 void tst_RedisTransport::deadSubscriberIsDetected_data()
@@ -310,6 +311,38 @@ void tst_RedisTransport::refusedSubscribeClearsPendingState()
     QVERIFY(subscriber.isSubscribed("dptest:ch"));
     QCOMPARE(refused.size(), 1);
     QVERIFY(lost.isEmpty()); // a refusal is an answer, not a dead connection
+}
+
+void tst_RedisTransport::busySubscriberIsAliveAndResubscribes()
+{
+    RedisServer redis(RedisServer::Transport::Tcp,
+        { QStringLiteral("--busy-reply-threshold"), QStringLiteral("20") });
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    const Endpoint endpoint = RedisTest::endpointOf(redis.url());
+    Connection blocker(endpoint, Connection::Mode::Commands, options(0ms));
+    Connection subscriber(endpoint, Connection::Mode::Subscriber, options(400ms));
+    QSignalSpy subscribed(&subscriber, &Connection::subscribed);
+    QSignalSpy refused(&subscriber, &Connection::subscriptionRefused);
+    QSignalSpy lost(&subscriber, &Connection::disconnected);
+    blocker.open();
+    subscriber.open();
+    QTRY_VERIFY_WITH_TIMEOUT(blocker.isConnected() && subscriber.isConnected(), 5000);
+
+    blocker.command({ "EVAL", "while true do end", "0" }, [](const Reply &) {});
+    QVERIFY(
+        QTest::qWaitFor([&] { return rawReply(redis.port(), "PING").startsWith("-BUSY"); }, 5000));
+    subscriber.subscribe("dptest:ch");
+    // A busy server answers the PINGs (with BUSY): alive, for longer than commandTimeout. The
+    // SUBSCRIBE it refuses with BUSY is tried again, not reported.
+    QVERIFY(!QTest::qWaitFor([&] { return !lost.isEmpty() || !subscribed.isEmpty(); }, 1000));
+    QVERIFY(subscriber.isConnected());
+    QVERIFY(refused.isEmpty());
+
+    QCOMPARE(redis.cli({ QStringLiteral("SCRIPT"), QStringLiteral("KILL") }), QByteArray("OK"));
+    QTRY_COMPARE_WITH_TIMEOUT(subscribed.size(), 1, 5000);
+    QVERIFY(subscriber.isSubscribed("dptest:ch"));
+    QVERIFY(lost.isEmpty());
+    QVERIFY(refused.isEmpty());
 }
 
 QTEST_MAIN(tst_RedisTransport)
