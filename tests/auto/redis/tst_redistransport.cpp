@@ -82,6 +82,7 @@ private Q_SLOTS:
     void deadCommandConnectionTimesOut();
     void transientErrorsAreRetried_data();
     void transientErrorsAreRetried();
+    void retriedCommandsFinishOnCloseAndDestroy();
     void refusedSubscribeClearsPendingState();
     void busySubscriberIsAliveAndResubscribes();
 };
@@ -271,6 +272,47 @@ void tst_RedisTransport::transientErrorsAreRetried()
         QVERIFY2(errorCount(redis, condition) >= errorsBefore + 2,
             qPrintable(QString::number(errorCount(redis, condition))));
     }
+}
+
+void tst_RedisTransport::retriedCommandsFinishOnCloseAndDestroy()
+{
+    RedisServer redis(RedisServer::Transport::Tcp,
+        { QStringLiteral("--busy-reply-threshold"), QStringLiteral("20") });
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    const Endpoint endpoint = RedisTest::endpointOf(redis.url());
+    Connection blocker(endpoint, Connection::Mode::Commands, options(0ms));
+    blocker.open();
+    QTRY_VERIFY_WITH_TIMEOUT(blocker.isConnected(), 5000);
+    blocker.command({ "EVAL", "while true do end", "0" }, [](const Reply &) {});
+    QVERIFY(
+        QTest::qWaitFor([&] { return rawReply(redis.port(), "PING").startsWith("-BUSY"); }, 5000));
+
+    // Every callback runs once, Cancelled, whether the command waits for its next attempt or
+    // is in flight when the connection is closed or destroyed.
+    QList<Reply> replies;
+    const auto record = [&](const Reply &reply) { replies.append(reply); };
+    auto connection
+        = std::make_unique<Connection>(endpoint, Connection::Mode::Commands, options(5000ms));
+    connection->open();
+    QTRY_VERIFY_WITH_TIMEOUT(connection->isConnected(), 5000);
+    connection->command({ "GET", "a" }, record);
+    connection->command({ "GET", "b" }, record);
+    QVERIFY(!QTest::qWaitFor([&] { return !replies.isEmpty(); }, 200)); // retried meanwhile
+    QCOMPARE(connection->pendingCount(), 2);
+    connection->close();
+    QTRY_COMPARE_WITH_TIMEOUT(replies.size(), 2, 5000);
+    QCOMPARE(describe(replies.at(0)).left(17), QByteArrayLiteral("failure Cancelled"));
+    QCOMPARE(describe(replies.at(1)).left(17), QByteArrayLiteral("failure Cancelled"));
+    QCOMPARE(connection->pendingCount(), 0);
+
+    connection->open();
+    QTRY_VERIFY_WITH_TIMEOUT(connection->isConnected(), 5000);
+    connection->command({ "GET", "c" }, record);
+    QVERIFY(!QTest::qWaitFor([&] { return replies.size() > 2; }, 200)); // retried meanwhile
+    connection.reset();
+    QCOMPARE(replies.size(), 3);
+    QCOMPARE(describe(replies.at(2)).left(17), QByteArrayLiteral("failure Cancelled"));
+    QCOMPARE(redis.cli({ QStringLiteral("SCRIPT"), QStringLiteral("KILL") }), QByteArray("OK"));
 }
 
 void tst_RedisTransport::refusedSubscribeClearsPendingState()
