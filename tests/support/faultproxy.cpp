@@ -55,9 +55,10 @@ qint64 readHeader(const QByteArray &buffer, qsizetype &pos, char prefix)
 
 enum class Parse { Complete, Incomplete, Malformed };
 
-// The command at pos: its name (upper case) as soon as the name is there, and whether the whole
-// command is there (then pos moves past it).
-Parse parseCommand(const QByteArray &buffer, qsizetype &pos, QByteArray *name)
+// The command at pos: its name (upper case) as soon as the name is there, its first argument
+// (if asked for), and whether the whole command is there (then pos moves past it).
+Parse parseCommand(
+    const QByteArray &buffer, qsizetype &pos, QByteArray *name, QByteArray *first = nullptr)
 {
     qsizetype at = pos;
     if (at >= buffer.size())
@@ -65,7 +66,10 @@ Parse parseCommand(const QByteArray &buffer, qsizetype &pos, QByteArray *name)
     if (buffer.at(at) != '*') { // an inline command: one line, words separated by spaces
         const qsizetype end = buffer.indexOf('\n', at);
         const QByteArray line = buffer.mid(at, end < 0 ? -1 : end - at).trimmed();
-        *name = line.left(line.indexOf(' ')).toUpper();
+        const QByteArrayList words = line.split(' ');
+        *name = words.constFirst().toUpper();
+        if (first)
+            *first = words.value(1);
         if (end < 0)
             return Parse::Incomplete;
         pos = end + 1;
@@ -82,6 +86,8 @@ Parse parseCommand(const QByteArray &buffer, qsizetype &pos, QByteArray *name)
             return Parse::Incomplete;
         if (i == 0)
             *name = buffer.mid(at, length).toUpper();
+        else if (i == 1 && first)
+            *first = buffer.mid(at, length);
         at += length + 2;
     }
     pos = at;
@@ -147,6 +153,7 @@ public:
         bool serverConnected = false;
         bool sniffing = true;
         QByteArray sniff;
+        QByteArray parsing; // while triggers are armed: client bytes not yet forwarded
         std::array<std::deque<Chunk>, 2> queue;
         std::array<QTimer *, 2> timer { nullptr, nullptr };
     };
@@ -209,7 +216,11 @@ public:
             rules.clear();
         for (auto &rules : m_blackholes)
             rules.clear();
+        m_triggers.clear();
     }
+
+    void addTrigger(const FaultProxy::Trigger &trigger) { m_triggers.push_back(trigger); }
+    int firedTriggers() const { return m_fired; }
 
     int cut(const Target &target)
     {
@@ -359,6 +370,65 @@ private:
             return;
         if (d == kUp && link.sniffing)
             classify(link, data);
+        if (d == kUp && (!m_triggers.empty() || !link.parsing.isEmpty()))
+            forwardWatched(link, data);
+        else
+            forward(link, d, data);
+    }
+
+    // Forwards whole commands, firing the first armed trigger that matches each one.
+    void forwardWatched(Link &link, const QByteArray &data)
+    {
+        link.parsing.append(data);
+        qsizetype done = 0; // forwarded up to here
+        for (;;) {
+            qsizetype end = done;
+            QByteArray name;
+            QByteArray first;
+            const Parse parse = parseCommand(link.parsing, end, &name, &first);
+            if (parse == Parse::Malformed) {
+                end = link.parsing.size(); // not RESP: forward it as it is
+            } else if (parse == Parse::Incomplete) {
+                break;
+            }
+            const auto trigger = std::find_if(
+                m_triggers.begin(), m_triggers.end(), [&](const FaultProxy::Trigger &t) {
+                    return parse == Parse::Complete && name == t.command.toUpper()
+                        && first.startsWith(t.argumentPrefix) && matches(link, t.target);
+                });
+            if (trigger == m_triggers.end()) {
+                done = end;
+                if (parse == Parse::Malformed)
+                    break;
+                continue;
+            }
+            const FaultProxy::Trigger fired = *trigger;
+            m_triggers.erase(trigger);
+            ++m_fired;
+            const Target self = Target::connection(link.info.index);
+            switch (fired.action) {
+            case FaultProxy::Trigger::Action::Cut:
+                forward(link, kUp, link.parsing.left(done)); // what came before goes through
+                link.parsing.clear();
+                closeLink(link, false);
+                return;
+            case FaultProxy::Trigger::Action::DropReplies:
+                setBlackhole(FaultProxy::Direction::Down, self, true);
+                break;
+            case FaultProxy::Trigger::Action::DelayReplies:
+                setDelay(fired.ms, self, FaultProxy::Direction::Down);
+                break;
+            }
+            done = end;
+        }
+        forward(link, kUp, link.parsing.left(done));
+        link.parsing.remove(0, done);
+    }
+
+    void forward(Link &link, int d, const QByteArray &data)
+    {
+        if (data.isEmpty() || !link.info.open)
+            return;
         if (blackholed(link, d)) {
             (d == kUp ? link.info.droppedUp : link.info.droppedDown) += data.size();
             return;
@@ -420,6 +490,7 @@ private:
             return;
         link.info.open = false;
         link.sniff.clear();
+        link.parsing.clear();
         for (int d : { kUp, kDown }) {
             link.queue[size_t(d)].clear();
             link.timer[size_t(d)]->stop();
@@ -428,11 +499,18 @@ private:
             if (!socket)
                 continue;
             socket->disconnect(this);
-            if (abort)
+            if (abort) {
                 socket->abort();
+                socket->deleteLater();
+                continue;
+            }
+            // What was written still goes out first.
+            socket->flush();
+            socket->disconnectFromHost();
+            if (socket->state() == QAbstractSocket::UnconnectedState)
+                socket->deleteLater();
             else
-                socket->disconnectFromHost(); // what was written still goes out
-            socket->deleteLater();
+                connect(socket, &QAbstractSocket::disconnected, socket, &QObject::deleteLater);
         }
     }
 
@@ -445,6 +523,8 @@ private:
     std::vector<std::unique_ptr<Link>> m_links;
     std::array<std::vector<std::pair<Target, int>>, 2> m_delays;
     std::array<std::vector<Target>, 2> m_blackholes;
+    std::vector<FaultProxy::Trigger> m_triggers;
+    int m_fired = 0;
 };
 
 template<typename F>
@@ -520,6 +600,16 @@ void FaultProxy::clearFaults()
     call([this] { m_engine->clearFaults(); });
 }
 
+void FaultProxy::addTrigger(const Trigger &trigger)
+{
+    call([=] { m_engine->addTrigger(trigger); });
+}
+
+int FaultProxy::firedTriggers() const
+{
+    return call([this] { return m_engine->firedTriggers(); });
+}
+
 int FaultProxy::cut(const Target &target)
 {
     return call([=] { return m_engine->cut(target); });
@@ -587,7 +677,10 @@ QString roleName(FaultProxy::Role role)
 
 QString FaultProxy::execute(const QString &line)
 {
-    const QStringList words = line.trimmed().toLower().split(QLatin1Char(' '), Qt::SkipEmptyParts);
+    const QStringList original = line.trimmed().split(QLatin1Char(' '), Qt::SkipEmptyParts);
+    QStringList words;
+    for (const QString &word : original)
+        words.append(word.toLower());
     if (words.isEmpty())
         return QStringLiteral("error empty command");
     const QString &verb = words.constFirst();
@@ -624,6 +717,39 @@ QString FaultProxy::execute(const QString &line)
         setBlackhole(d, target, verb == QLatin1String("blackhole"));
         return QStringLiteral("ok");
     }
+    if (verb == QLatin1String("on")) {
+        // on COMMAND[:PREFIX] cut|drop|delay MS [TARGET]
+        const QString usage
+            = QStringLiteral("usage: on COMMAND[:ARGPREFIX] cut|drop|delay MS [TARGET]");
+        if (words.size() < 3)
+            return error(usage);
+        Trigger trigger;
+        const QString spec = original.at(1);
+        trigger.command = spec.section(QLatin1Char(':'), 0, 0).toUtf8().toUpper();
+        trigger.argumentPrefix = spec.section(QLatin1Char(':'), 1).toUtf8();
+        qsizetype next = 3;
+        if (words.at(2) == QLatin1String("cut")) {
+            trigger.action = Trigger::Action::Cut;
+        } else if (words.at(2) == QLatin1String("drop")) {
+            trigger.action = Trigger::Action::DropReplies;
+        } else if (words.at(2) == QLatin1String("delay")) {
+            bool ok = false;
+            trigger.action = Trigger::Action::DelayReplies;
+            trigger.ms = words.value(3).toInt(&ok);
+            if (!ok || trigger.ms <= 0)
+                return error(usage);
+            next = 4;
+        } else {
+            return error(usage);
+        }
+        if (!parseOptions(next) || direction || trigger.command.isEmpty())
+            return error(usage);
+        trigger.target = target;
+        addTrigger(trigger);
+        return QStringLiteral("ok");
+    }
+    if (verb == QLatin1String("fired") && words.size() == 1)
+        return QStringLiteral("ok %1").arg(firedTriggers());
     if (verb == QLatin1String("clear") && words.size() == 1) {
         clearFaults();
         return QStringLiteral("ok");
@@ -665,8 +791,8 @@ QString FaultProxy::execute(const QString &line)
         }
         return lines.join(QLatin1Char('\n'));
     }
-    return error(QStringLiteral("unknown command '%1' (delay, blackhole, unblackhole, clear, cut, "
-                                "refuse, pause, resume, list, port)")
+    return error(QStringLiteral("unknown command '%1' (delay, blackhole, unblackhole, on, fired, "
+                                "clear, cut, refuse, pause, resume, list, port)")
                      .arg(line.trimmed()));
 }
 

@@ -76,6 +76,25 @@ public:
         }
     };
 
+    /*!
+        A fault armed for one protocol step: it fires once, on the first command named \a command
+        (case-insensitive) whose first argument starts with \a argumentPrefix (e.g. EVALSHA and
+        the first characters of a script's SHA1), sent on a connection matching \a target.
+    */
+    struct Trigger
+    {
+        enum class Action {
+            Cut, ///< close the connection; the command and what follows never reach the server
+            DropReplies, ///< forward the command, then black-hole this connection's replies
+            DelayReplies, ///< forward the command, then delay this connection's replies by ms
+        };
+        QByteArray command;
+        QByteArray argumentPrefix;
+        Action action = Action::Cut;
+        int ms = 0;
+        Target target;
+    };
+
     /*! One connection as the proxy sees it. */
     struct ConnectionInfo
     {
@@ -108,7 +127,13 @@ public:
         int ms, const Target &target = Target::all(), Direction direction = Direction::Down);
     /*! Drops every byte in \a direction for \a target while \a on; the connections stay open. */
     void setBlackhole(Direction direction, const Target &target = Target::all(), bool on = true);
-    /*! Removes every delay and black hole (refuse and pause are left as they are). */
+    /*! Arms \a trigger. While any trigger is armed, client data is forwarded whole commands at a
+        time (to find the one that fires). The delay or black hole a trigger sets is aimed at the
+        one connection (Target::connection) and stays until clearFaults(). */
+    void addTrigger(const Trigger &trigger);
+    /*! How many triggers have fired so far. */
+    int firedTriggers() const;
+    /*! Removes every delay, black hole and armed trigger (refuse and pause stay as they are). */
     void clearFaults();
     /*! Closes the matching open connections (both sides at once); returns how many. */
     int cut(const Target &target = Target::all());
@@ -132,7 +157,9 @@ public:
         default all; DIR: up | down | both):
         - "delay MS [TARGET] [DIR]"  (DIR default down; MS 0 removes)
         - "blackhole DIR [TARGET]", "unblackhole DIR [TARGET]"
-        - "clear" (every delay and black hole)
+        - "on COMMAND[:ARGPREFIX] cut|drop|delay MS [TARGET]" (a Trigger: e.g. "on
+          EVALSHA:9f3c drop cmd"), "fired" (answers "ok <count>")
+        - "clear" (every delay, black hole and trigger)
         - "cut [TARGET]" (answers "ok <count>")
         - "refuse on|off", "pause", "resume"
         - "list" (answers "ok <n>" then one line per connection: "#i role open|closed cmds=A,B

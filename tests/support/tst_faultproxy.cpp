@@ -63,6 +63,7 @@ private Q_SLOTS:
     void blackholeUpDropsCommands();
     void cutAndRefuse();
     void pauseHoldsTraffic();
+    void triggers();
     void helperProcess();
 
 private:
@@ -233,6 +234,58 @@ void tst_FaultProxy::pauseHoldsTraffic()
         m_redis->cli({ QStringLiteral("GET"), QStringLiteral("dptest:k") }), QByteArray("paused"));
 }
 
+void tst_FaultProxy::triggers()
+{
+    using Action = FaultProxy::Trigger::Action;
+    const auto cli = [&](const QStringList &args) { return m_redis->cli(args); };
+
+    // Cut at a given command: what came before it is executed, it and what follows are not.
+    m_proxy->addTrigger({ "get", "dptest:b", Action::Cut, 0, Target::commands() });
+    RawClient first(m_proxy->port());
+    QVERIFY(first.waitConnected());
+    first.send({ "SET", "dptest:a", "1" });
+    first.send({ "GET", "dptest:a" }); // does not match the prefix
+    QVERIFY(first.expect(bulk("1")));
+    QCOMPARE(m_proxy->firedTriggers(), 0);
+    first.send({ "SET", "dptest:before", "x" });
+    first.send({ "GET", "dptest:b" });
+    first.send({ "SET", "dptest:after", "x" });
+    QTRY_COMPARE_WITH_TIMEOUT(first.socket.state(), QAbstractSocket::UnconnectedState, 5000);
+    QCOMPARE(m_proxy->firedTriggers(), 1);
+    QCOMPARE(cli({ QStringLiteral("GET"), QStringLiteral("dptest:before") }), QByteArray("x"));
+    QCOMPARE(cli({ QStringLiteral("EXISTS"), QStringLiteral("dptest:after") }), QByteArray("0"));
+
+    // Drop: the command runs, its reply (and every later one) is lost, the connection stays.
+    m_proxy->addTrigger({ "INCR", QByteArray(), Action::DropReplies, 0, Target::all() });
+    RawClient second(m_proxy->port());
+    QVERIFY(second.waitConnected());
+    second.send({ "PING" });
+    QVERIFY(second.expect("+PONG\r\n"));
+    second.send({ "INCR", "dptest:n" });
+    QTRY_COMPARE_WITH_TIMEOUT(
+        cli({ QStringLiteral("GET"), QStringLiteral("dptest:n") }), QByteArray("1"), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_proxy->connections().at(1).droppedDown > 0, 5000);
+    QVERIFY(second.received.isEmpty());
+    QCOMPARE(second.socket.state(), QAbstractSocket::ConnectedState);
+
+    // Delay: replies from that command on come late.
+    QCOMPARE(
+        m_proxy->execute(QStringLiteral("on GET:dptest:slow delay 300")), QStringLiteral("ok"));
+    RawClient third(m_proxy->port());
+    QVERIFY(third.waitConnected());
+    QElapsedTimer timer;
+    timer.start();
+    third.send({ "GET", "dptest:fast" });
+    QVERIFY(third.expect("$-1\r\n"));
+    QVERIFY2(timer.elapsed() < 250, qPrintable(QString::number(timer.elapsed())));
+    timer.restart();
+    third.send({ "GET", "dptest:slow" });
+    QVERIFY(third.expect("$-1\r\n"));
+    QVERIFY2(timer.elapsed() >= 295, qPrintable(QString::number(timer.elapsed())));
+    QCOMPARE(m_proxy->firedTriggers(), 3);
+    QVERIFY(m_proxy->execute(QStringLiteral("on GET explode")).startsWith(QLatin1String("error")));
+}
+
 void tst_FaultProxy::helperProcess()
 {
     FaultProxyProcess helper;
@@ -257,6 +310,8 @@ void tst_FaultProxy::helperProcess()
     QVERIFY2(lines.constFirst().startsWith(QLatin1String("#0 cmd open cmds=SET")),
         qPrintable(lines.constFirst()));
 
+    QCOMPARE(helper.command(QStringLiteral("on SET:dptest:k cut")), QStringLiteral("ok"));
+    QCOMPARE(helper.command(QStringLiteral("fired")), QStringLiteral("ok 0"));
     QCOMPARE(helper.command(QStringLiteral("blackhole down #0")), QStringLiteral("ok"));
     QCOMPARE(helper.command(QStringLiteral("cut all")), QStringLiteral("ok 1"));
     QTRY_COMPARE_WITH_TIMEOUT(cmd.socket.state(), QAbstractSocket::UnconnectedState, 5000);
