@@ -1043,7 +1043,8 @@ std::chrono::milliseconds Connection::heartbeatInterval(const ConnectionOptions 
 
 void Connection::sendHeartbeat()
 {
-    if (!m_ctx || m_state != State::Connected || m_heartbeatInFlight)
+    // Without channels there is nothing to lose: the next SUBSCRIBE has its own deadline.
+    if (!m_ctx || m_state != State::Connected || m_heartbeatInFlight || m_channels.isEmpty())
         return;
     // Any answer will do, even an error (a BUSY server is alive): only silence counts.
     auto *pending = new Pending;

@@ -76,7 +76,7 @@ struct HiredisHooks;
 
     Dead connections: a command unanswered for commandTimeout drops the connection (its commands
     fail with Timeout) and a new one is made. A subscriber connection sends nothing by itself, so
-    it sends PING every heartbeatInterval() while connected; a PING or an (un)subscribe left
+    it sends PING every heartbeatInterval() while it has channels; a PING or an (un)subscribe left
     unanswered for commandTimeout counts as a dead connection the same way (a warning is logged,
     isConnected() turns false, and the reconnect subscribes everything again, each channel's
     subscribed() following). A black-holed subscriber connection is thus noticed within
