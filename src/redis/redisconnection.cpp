@@ -16,6 +16,8 @@
 #include <hiredis/hiredis.h>
 #ifdef DISTRIBUTEDPROMISE_HAVE_TLS
 #include <hiredis/hiredis_ssl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #endif
 
 #include <charconv>
@@ -42,12 +44,40 @@ struct ContextLink
 // One per command: hiredis's privdata; deleted when hiredis runs its callback.
 struct Pending
 {
+    enum class Kind : quint8 { Command, Subscribe, Unsubscribe };
+
     Connection *owner = nullptr;
     Callback callback;
-    QDeadlineTimer deadline;
+    QDeadlineTimer deadline; // in flight: answer due; waiting in m_retries: next send due
     Pending *prev = nullptr;
     Pending *next = nullptr;
+    QList<QByteArray> args; // Commands mode: kept (shared, not copied) for a retry
+    QDeadlineTimer giveUpAt; // first send + commandTimeout: transient errors retried until then
+    int attempts = 0; // sends so far
+    Kind kind = Kind::Command;
+    int awaited = 0; // Subscribe, Unsubscribe: confirmations still to come
 };
+
+namespace {
+
+// The error replies that mean "not executed, the server is unavailable for now": the condition's
+// name, or empty.
+QByteArray transientCondition(const QByteArray &error)
+{
+    for (const char *name : { "LOADING", "BUSY", "MASTERDOWN" }) {
+        const qsizetype length = qsizetype(qstrlen(name));
+        if (error.startsWith(name) && (error.size() == length || error.at(length) == ' '))
+            return QByteArray(name);
+    }
+    return QByteArray();
+}
+
+QByteArray transientCondition(const Reply &reply)
+{
+    return reply.isError() ? transientCondition(reply.string) : QByteArray();
+}
+
+} // namespace
 
 Reply convertReply(const redisReply *r)
 {
@@ -224,6 +254,13 @@ Connection::Connection(
     m_connectTimer.setSingleShot(true);
     m_reconnectTimer.setSingleShot(true);
     m_commandTimer.setSingleShot(true);
+    m_retryTimer.setSingleShot(true);
+    m_resubscribeTimer.setSingleShot(true);
+    m_resubscribeBackoff = options.reconnectMin;
+    m_heartbeatTimer.setInterval(heartbeatInterval(options));
+    connect(&m_heartbeatTimer, &QTimer::timeout, this, &Connection::sendHeartbeat);
+    connect(&m_retryTimer, &QTimer::timeout, this, &Connection::onRetryTimer);
+    connect(&m_resubscribeTimer, &QTimer::timeout, this, &Connection::resubscribe);
     connect(&m_connectTimer, &QTimer::timeout, this, [this] {
         connectionFailed(DistributedPromiseError::ConnectionFailed,
             QStringLiteral("could not connect within %1 ms").arg(m_options.connectTimeout.count()));
@@ -269,6 +306,11 @@ Connection::~Connection()
     for (auto &[callback, failure] : m_failures)
         callbacks.push_back(std::move(callback));
     m_failures.clear();
+    for (const auto &[pending, error] : std::as_const(m_retries)) {
+        callbacks.push_back(std::move(pending->callback));
+        delete pending;
+    }
+    m_retries.clear();
     if (m_ctx) {
         m_link->owner = nullptr;
         redisAsyncContext *ctx = m_ctx;
@@ -278,7 +320,7 @@ Connection::~Connection()
     }
 #ifdef DISTRIBUTEDPROMISE_HAVE_TLS
     if (m_tls)
-        redisFreeSSLContext(m_tls); // open TLS sessions keep their own reference
+        SSL_CTX_free(m_tls); // open TLS sessions keep their own reference
 #endif
     const Reply failure = Reply::failure(DistributedPromiseError::Cancelled,
         QStringLiteral("Redis at %1: %2").arg(m_endpoint.displayName(), reason));
@@ -299,6 +341,11 @@ void Connection::close()
 {
     m_wantOpen = false;
     m_reconnectTimer.stop();
+    m_retryTimer.stop();
+    for (const auto &[pending, error] : std::exchange(m_retries, {}))
+        failLater(pending,
+            QStringLiteral("Redis at %1: the connection was closed").arg(m_endpoint.displayName()),
+            DistributedPromiseError::Cancelled);
     connectionFailed(
         DistributedPromiseError::Cancelled, QStringLiteral("the connection was closed"));
 }
@@ -385,6 +432,13 @@ void Connection::connectToAddress(const QString &address)
         connectionFailed(DistributedPromiseError::ConnectionFailed, error);
         return;
     }
+    // Lets the kernel notice a peer that vanished without a word (a black-holed connection
+    // still needs the PING deadlines, as the kernel waits minutes).
+    if (m_endpoint.transport != Endpoint::Transport::Unix
+        && redisEnableKeepAlive(&ctx->c) != REDIS_OK) {
+        ctx->c.err = 0; // not worth failing the connection for
+        ctx->c.errstr[0] = '\0';
+    }
     m_ctx = ctx;
     m_link = new ContextLink;
     m_link->owner = this;
@@ -429,27 +483,64 @@ void Connection::connectToAddress(const QString &address)
 bool Connection::startTls(redisAsyncContext *ctx, QString *error)
 {
 #ifdef DISTRIBUTEDPROMISE_HAVE_TLS
+    // Our own OpenSSL objects rather than hiredis's redisSSLContext, which checks the chain
+    // only: here the certificate must also be issued for the host we connect to.
     static const int openSslReady = redisInitOpenSSL();
     Q_UNUSED(openSslReady)
     if (!m_tls) {
         const QByteArray ca = QFile::encodeName(m_endpoint.caCertFile);
         const QByteArray cert = QFile::encodeName(m_endpoint.certFile);
         const QByteArray key = QFile::encodeName(m_endpoint.keyFile);
-        const QByteArray name
-            = (m_endpoint.serverName.isEmpty() ? m_endpoint.host : m_endpoint.serverName).toUtf8();
-        const auto orNull
-            = [](const QByteArray &text) { return text.isEmpty() ? nullptr : text.constData(); };
-        redisSSLContextError why = REDIS_SSL_CTX_NONE;
-        m_tls = redisCreateSSLContext(
-            orNull(ca), nullptr, orNull(cert), orNull(key), orNull(name), &why);
-        if (!m_tls) {
+        SSL_CTX *tls = SSL_CTX_new(TLS_client_method());
+        QString why;
+        if (!tls)
+            why = QStringLiteral("out of memory");
+        else if (SSL_CTX_set_min_proto_version(tls, TLS1_2_VERSION) != 1)
+            why = QStringLiteral("TLS 1.2 is not available");
+        else if (ca.isEmpty() ? SSL_CTX_set_default_verify_paths(tls) != 1
+                              : SSL_CTX_load_verify_locations(tls, ca.constData(), nullptr) != 1)
+            why = QStringLiteral("cannot load the CA certificates %1")
+                      .arg(ca.isEmpty() ? QStringLiteral("of the system") : m_endpoint.caCertFile);
+        else if (!cert.isEmpty() && SSL_CTX_use_certificate_chain_file(tls, cert.constData()) != 1)
+            why = QStringLiteral("cannot load the client certificate %1").arg(m_endpoint.certFile);
+        else if (!key.isEmpty()
+            && (SSL_CTX_use_PrivateKey_file(tls, key.constData(), SSL_FILETYPE_PEM) != 1
+                || SSL_CTX_check_private_key(tls) != 1))
+            why = QStringLiteral("cannot load the client key %1, or it does not match the "
+                                 "certificate")
+                      .arg(m_endpoint.keyFile);
+        if (!why.isEmpty()) {
+            SSL_CTX_free(tls);
             *error = QStringLiteral("cannot set up TLS: %1 (check cacert, cert and key in the URL)")
-                         .arg(QString::fromUtf8(redisSSLContextGetError(why)));
+                         .arg(why);
             return false;
         }
+        SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, nullptr);
+        m_tls = tls;
     }
-    if (redisInitiateSSLWithContext(&ctx->c, m_tls) != REDIS_OK) {
-        *error = QStringLiteral("TLS failed: %1").arg(QString::fromUtf8(ctx->c.errstr));
+    // The name the certificate must carry: sni= when given, else the host of the URL.
+    const QString expected
+        = m_endpoint.serverName.isEmpty() ? m_endpoint.host : m_endpoint.serverName;
+    const QByteArray name = expected.toUtf8();
+    const bool isAddress = !QHostAddress(expected).isNull();
+    SSL *ssl = SSL_new(m_tls);
+    bool ready = ssl != nullptr;
+    if (ready && !name.isEmpty()) {
+        X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        ready = isAddress ? X509_VERIFY_PARAM_set1_ip_asc(param, name.constData()) == 1
+                          : (SSL_set_tlsext_host_name(ssl, name.constData()) == 1
+                              && X509_VERIFY_PARAM_set1_host(param, name.constData(), 0) == 1);
+    }
+    if (!ready) {
+        SSL_free(ssl);
+        *error = QStringLiteral("cannot set up TLS for '%1'").arg(expected);
+        return false;
+    }
+    if (redisInitiateSSL(&ctx->c, ssl) != REDIS_OK) { // hiredis owns ssl only on success
+        SSL_free(ssl);
+        *error = QStringLiteral("TLS failed: %1 (%2)")
+                     .arg(QString::fromUtf8(ctx->c.errstr), tlsHint());
         return false;
     }
     return true;
@@ -458,6 +549,15 @@ bool Connection::startTls(redisAsyncContext *ctx, QString *error)
     *error = QStringLiteral("this build has no TLS support");
     return false;
 #endif
+}
+
+QString Connection::tlsHint() const
+{
+    const QString expected
+        = m_endpoint.serverName.isEmpty() ? m_endpoint.host : m_endpoint.serverName;
+    return QStringLiteral("is the server's certificate signed by the CA in cacert and issued for "
+                          "'%1' (sni= names another host), and does the port speak TLS?")
+        .arg(expected);
 }
 
 void Connection::handshake()
@@ -528,6 +628,11 @@ void Connection::markReady()
     m_lastError.clear();
     qCDebug(lcDistributedPromise) << "connected to" << m_endpoint.displayName()
                                   << (m_mode == Mode::Subscriber ? "(subscriber)" : "");
+    m_resubscribeBackoff = m_options.reconnectMin;
+    if (m_mode == Mode::Subscriber && m_heartbeatTimer.interval() > 0) {
+        m_heartbeatInFlight = false;
+        m_heartbeatTimer.start();
+    }
     Q_EMIT connected();
 }
 
@@ -587,16 +692,21 @@ QFuture<Reply> Connection::command(const QList<QByteArray> &args)
     return replyFuture([&](Callback callback) { command(args, std::move(callback)); });
 }
 
-void Connection::send(const QList<QByteArray> &args, Pending *pending)
+bool Connection::send(const QList<QByteArray> &args, Pending *pending)
 {
     if (m_options.commandTimeout.count() > 0)
         pending->deadline = QDeadlineTimer(m_options.commandTimeout);
+    if (pending->attempts++ == 0)
+        pending->giveUpAt = m_options.commandTimeout.count() > 0
+            ? QDeadlineTimer(m_options.commandTimeout)
+            : QDeadlineTimer(QDeadlineTimer::Forever);
     link(pending);
     bool sent = false;
     if (m_mode == Mode::Subscriber) {
         // Answered in order by readRaw(), which takes the oldest pending command.
         sent = appendRaw(args);
     } else {
+        pending->args = args;
         formatCommand(args);
         sent = redisAsyncFormattedCommand(m_ctx, &HiredisHooks::onReply, pending,
                    m_resp.constData(), size_t(m_resp.size()))
@@ -608,10 +718,11 @@ void Connection::send(const QList<QByteArray> &args, Pending *pending)
             QStringLiteral("Redis at %1 refused the command: %2")
                 .arg(m_endpoint.displayName(),
                     QString::fromUtf8(m_ctx->errstr[0] ? m_ctx->errstr : "connection closing")));
-        return;
+        return false;
     }
     if (!m_commandTimer.isActive())
         armCommandTimer();
+    return true;
 }
 
 void Connection::formatCommand(const QList<QByteArray> &args)
@@ -630,12 +741,12 @@ void Connection::formatCommand(const QList<QByteArray> &args)
     }
 }
 
-void Connection::failLater(Pending *pending, const QString &reason)
+void Connection::failLater(
+    Pending *pending, const QString &reason, DistributedPromiseError::Code code)
 {
     // Never call back re-entrantly from inside command(). Kept in a member (not only in the
     // queued call, which dies with this object) so that the destructor can finish them too.
-    m_failures.append({ std::move(pending->callback),
-        Reply::failure(DistributedPromiseError::ConnectionFailed, reason) });
+    m_failures.append({ std::move(pending->callback), Reply::failure(code, reason) });
     delete pending;
     if (m_failures.size() == 1)
         QMetaObject::invokeMethod(this, &Connection::deliverFailures, Qt::QueuedConnection);
@@ -681,10 +792,8 @@ QString Connection::lossReason(const QString &reason, DistributedPromiseError::C
     const QString text = reason.isEmpty() ? QStringLiteral("the connection was closed") : reason;
     // A refused TLS handshake surfaces as a bare socket error ("Success", "Connection reset").
     if (m_endpoint.tls && !m_answered && code != DistributedPromiseError::Cancelled)
-        return QStringLiteral("the TLS session failed before any reply (is the server's "
-                              "certificate signed by the CA in cacert, and does the port speak "
-                              "TLS?): %1")
-            .arg(text);
+        return QStringLiteral("the TLS session failed before any reply (%1): %2")
+            .arg(tlsHint(), text);
     return text;
 }
 
@@ -693,6 +802,8 @@ void Connection::handleReply(Pending *pending, const Reply &reply)
     if (!reply.isFailure())
         m_answered = true;
     unlink(pending);
+    if (m_mode == Mode::Commands && retryLater(pending, reply))
+        return;
     pending->owner = nullptr;
     Callback callback = std::move(pending->callback);
     if (callback)
@@ -714,9 +825,10 @@ void Connection::onCommandTimer()
         armCommandTimer();
         return;
     }
-    qCWarning(lcDistributedPromise)
-        << "Redis at" << m_endpoint.displayName() << "did not answer within"
-        << m_options.commandTimeout.count() << "ms; reconnecting";
+    qCWarning(lcDistributedPromise).noquote()
+        << "Redis at" << m_endpoint.displayName()
+        << (m_mode == Mode::Subscriber ? "(subscriber connection)" : "(command connection)")
+        << "did not answer within" << m_options.commandTimeout.count() << "ms; reconnecting";
     dropContext(DistributedPromiseError::Timeout,
         QStringLiteral("no reply within %1 ms").arg(m_options.commandTimeout.count()));
 }
@@ -770,6 +882,8 @@ void Connection::contextLost(ContextLink *link, const QString &reason)
     m_writeNotifier->setEnabled(false);
     m_commandTimer.stop();
     m_connectTimer.stop();
+    m_heartbeatTimer.stop();
+    m_resubscribeTimer.stop(); // the next connection subscribes everything wanted
     const bool wasConnected = m_state == State::Connected;
     m_state = State::Disconnected;
     m_lastError = lossReason(reason, link->failCode);
@@ -847,10 +961,189 @@ void Connection::sendSubscription(bool subscribe, const QList<QByteArray> &chann
     else
         args.append(subscribe ? QByteArrayLiteral("SUBSCRIBE") : QByteArrayLiteral("UNSUBSCRIBE"));
     args.append(channels);
-    if (!appendRaw(args))
+    // In the in-flight list like any command: answered (by one confirmation per channel, or one
+    // error) in order with the others, and a dead connection when unanswered for too long.
+    auto *pending = new Pending;
+    pending->owner = this;
+    pending->kind = subscribe ? Pending::Kind::Subscribe : Pending::Kind::Unsubscribe;
+    pending->awaited = int(channels.size());
+    pending->callback = [this, subscribe, channels](const Reply &reply) {
+        if (reply.isError())
+            handleRefusal(subscribe, channels, reply);
+    };
+    if (!send(args, pending))
         return; // the context is failing; its loss re-subscribes everything wanted
     for (const QByteArray &channel : channels)
         ++m_channels[channel].opsInFlight;
+}
+
+void Connection::handleRefusal(
+    bool subscribe, const QList<QByteArray> &channels, const Reply &reply)
+{
+    const QByteArray condition = transientCondition(reply);
+    QList<QByteArray> refused;
+    for (const QByteArray &channel : channels) {
+        auto it = m_channels.find(channel);
+        if (it == m_channels.end())
+            continue;
+        it->opsInFlight = std::max(0, it->opsInFlight - 1);
+        if (it->opsInFlight > 0)
+            continue;
+        if (!it->wanted)
+            m_channels.erase(it);
+        else if (subscribe && !it->confirmed)
+            refused.append(channel);
+    }
+    const QString error = QString::fromUtf8(reply.string);
+    if (!condition.isEmpty()) {
+        if (m_resubscribeBackoff == m_options.reconnectMin) // the first of a row
+            qCInfo(lcDistributedPromise).noquote()
+                << "Redis at" << m_endpoint.displayName()
+                << "cannot (un)subscribe now, retrying:" << error;
+        if (subscribe && !m_resubscribeTimer.isActive()) {
+            m_resubscribeTimer.start(m_resubscribeBackoff);
+            m_resubscribeBackoff = std::min(m_resubscribeBackoff * 2, m_options.reconnectMax);
+        }
+        return;
+    }
+    qCWarning(lcDistributedPromise).noquote()
+        << "Redis at" << m_endpoint.displayName() << "refused"
+        << (subscribe ? "to subscribe" : "to unsubscribe")
+        << QString::fromUtf8(channels.constFirst())
+        << (channels.size() > 1 ? QStringLiteral("and %1 more channels").arg(channels.size() - 1)
+                                : QString())
+        << "-" << error;
+    QPointer<Connection> alive(this);
+    for (const QByteArray &channel : std::as_const(refused)) {
+        Q_EMIT subscriptionRefused(channel, error);
+        if (!alive)
+            return;
+    }
+}
+
+void Connection::resubscribe()
+{
+    if (!m_ctx || m_state != State::Connected)
+        return;
+    QList<QByteArray> channels;
+    for (auto it = m_channels.cbegin(); it != m_channels.cend(); ++it) {
+        if (it->wanted && !it->confirmed && it->opsInFlight == 0)
+            channels.append(it.key());
+    }
+    if (!channels.isEmpty())
+        sendSubscription(true, channels);
+}
+
+std::chrono::milliseconds Connection::heartbeatInterval(const ConnectionOptions &options)
+{
+    if (options.commandTimeout.count() <= 0)
+        return std::chrono::milliseconds(0);
+    return std::clamp(
+        options.commandTimeout / 2, std::chrono::milliseconds(1), std::chrono::milliseconds(1000));
+}
+
+void Connection::sendHeartbeat()
+{
+    // Without channels there is nothing to lose: the next SUBSCRIBE has its own deadline.
+    if (!m_ctx || m_state != State::Connected || m_heartbeatInFlight || m_channels.isEmpty())
+        return;
+    // Any answer will do, even an error (a BUSY server is alive): only silence counts.
+    auto *pending = new Pending;
+    pending->owner = this;
+    pending->callback = [this](const Reply &reply) {
+        if (!reply.isFailure())
+            m_heartbeatInFlight = false;
+    };
+    m_heartbeatInFlight = send({ QByteArrayLiteral("PING") }, pending);
+}
+
+bool Connection::retryLater(Pending *pending, const Reply &reply)
+{
+    const QByteArray condition = transientCondition(reply);
+    if (condition.isEmpty() || !pending->owner)
+        return false;
+    if (pending->giveUpAt.hasExpired()) {
+        // Given up: the callback gets a transport failure instead of the error reply.
+        pending->owner = nullptr;
+        Callback callback = std::move(pending->callback);
+        if (callback)
+            callback(unavailable(reply.string)); // may destroy this connection
+        return true;
+    }
+    // hiredis deletes its Pending after this callback: the retry gets a new one.
+    auto *retry = new Pending;
+    retry->owner = this;
+    retry->callback = std::move(pending->callback);
+    retry->args = std::move(pending->args);
+    retry->giveUpAt = pending->giveUpAt;
+    retry->attempts = pending->attempts;
+    pending->owner = nullptr;
+    // reconnectMin, doubling with each attempt up to reconnectMax, never past the give-up time.
+    const int doublings = std::min(retry->attempts - 1, 16);
+    const std::chrono::milliseconds backoff
+        = std::min<std::chrono::milliseconds>(m_options.reconnectMin * (1 << doublings),
+            std::max(m_options.reconnectMin, m_options.reconnectMax));
+    retry->deadline = QDeadlineTimer(backoff);
+    if (retry->giveUpAt.deadline() < retry->deadline.deadline())
+        retry->deadline = retry->giveUpAt;
+    if (retry->attempts == 1)
+        qCDebug(lcDistributedPromise).noquote()
+            << "Redis at" << m_endpoint.displayName()
+            << "is unavailable for now, retrying:" << QString::fromUtf8(reply.string);
+    m_retries.append({ retry, reply.string });
+    if (!m_retryTimer.isActive() || m_retryTimer.remainingTime() > retry->deadline.remainingTime())
+        m_retryTimer.start(
+            std::chrono::milliseconds(std::max<qint64>(0, retry->deadline.remainingTime())));
+    return true;
+}
+
+void Connection::onRetryTimer()
+{
+    QList<std::pair<Pending *, QByteArray>> due;
+    qint64 next = -1;
+    for (auto it = m_retries.begin(); it != m_retries.end();) {
+        if (it->first->deadline.hasExpired()) {
+            due.append(*it);
+            it = m_retries.erase(it);
+            continue;
+        }
+        const qint64 remaining = it->first->deadline.remainingTime();
+        next = next < 0 ? remaining : std::min(next, remaining);
+        ++it;
+    }
+    if (next >= 0)
+        m_retryTimer.start(std::chrono::milliseconds(next));
+    std::vector<std::pair<Callback, Reply>> expired;
+    for (const auto &[pending, error] : std::as_const(due)) {
+        if (pending->giveUpAt.hasExpired()) {
+            expired.emplace_back(std::move(pending->callback), unavailable(error));
+            delete pending;
+        } else if (m_state == State::Resolving) {
+            m_deferred.append({ pending->args, pending });
+        } else if (!m_ctx) {
+            failLater(pending,
+                QStringLiteral("not connected to Redis at %1%2")
+                    .arg(m_endpoint.displayName(),
+                        m_lastError.isEmpty() ? QString() : QStringLiteral(": ") + m_lastError));
+        } else {
+            send(pending->args, pending);
+        }
+    }
+    // Last, as a callback may destroy this connection: touch no member from here on.
+    for (const auto &[callback, failure] : expired) {
+        if (callback)
+            callback(failure);
+    }
+}
+
+Reply Connection::unavailable(const QByteArray &error) const
+{
+    const QByteArray condition = transientCondition(error);
+    return Reply::failure(DistributedPromiseError::ConnectionFailed,
+        QStringLiteral("Redis at %1 stayed unavailable (%2) for %3 ms: %4")
+            .arg(m_endpoint.displayName(), QString::fromLatin1(condition))
+            .arg(m_options.commandTimeout.count())
+            .arg(QString::fromUtf8(error)));
 }
 
 bool Connection::appendRaw(const QList<QByteArray> &args)
@@ -876,6 +1169,20 @@ bool isPubSubPush(const Reply &reply)
 }
 } // namespace
 
+// Whether \a push confirms one channel of the (un)subscribe \a pending: the same kind, for a
+// channel with an operation in flight (an unasked sunsubscribe has none).
+bool Connection::confirms(const Reply &push, const Pending *pending) const
+{
+    const QByteArray &kind = push.elements.at(0).string;
+    const bool subscribe = kind == "subscribe" || kind == "ssubscribe";
+    const bool unsubscribe = kind == "unsubscribe" || kind == "sunsubscribe";
+    if (!(subscribe && pending->kind == Pending::Kind::Subscribe)
+        && !(unsubscribe && pending->kind == Pending::Kind::Unsubscribe))
+        return false;
+    const auto it = m_channels.constFind(push.elements.at(1).string);
+    return it != m_channels.cend() && it->opsInFlight > 0;
+}
+
 void Connection::readRaw(const bool &deleted)
 {
     redisContext *c = &m_ctx->c;
@@ -894,6 +1201,12 @@ void Connection::readRaw(const bool &deleted)
         const Reply reply = convertReply(static_cast<redisReply *>(raw));
         freeReplyObject(raw);
         if (isPubSubPush(reply)) {
+            // A confirmation of the oldest (un)subscribe in flight: the last one completes it.
+            if (m_head && m_head->kind != Pending::Kind::Command && confirms(reply, m_head)
+                && --m_head->awaited == 0) {
+                const std::unique_ptr<Pending> pending(m_head);
+                handleReply(pending.get(), reply);
+            }
             handlePubSub(reply);
         } else if (m_head) {
             const std::unique_ptr<Pending> pending(m_head);
@@ -901,7 +1214,7 @@ void Connection::readRaw(const bool &deleted)
         } else if (reply.isError()) {
             qCWarning(lcDistributedPromise).noquote()
                 << "Redis at" << m_endpoint.displayName()
-                << "refused a subscription:" << QString::fromUtf8(reply.string);
+                << "sent an unexpected error:" << QString::fromUtf8(reply.string);
         }
         // A handler may have destroyed this object or dropped the context.
         if (deleted || !m_ctx)
@@ -940,6 +1253,7 @@ void Connection::handlePubSub(const Reply &reply)
     }
     if (isSubscribe && !it->confirmed) {
         it->confirmed = true;
+        m_resubscribeBackoff = m_options.reconnectMin;
         Q_EMIT subscribed(channel);
     }
 }

@@ -16,7 +16,7 @@
 #include <memory>
 
 struct redisAsyncContext;
-struct redisSSLContext;
+struct ssl_ctx_st;
 class QSocketNotifier;
 class QHostInfo;
 
@@ -32,8 +32,11 @@ struct ConnectionOptions
 {
     /*! DNS + TCP connect + AUTH/SELECT must finish within this. */
     std::chrono::milliseconds connectTimeout { 3000 };
-    /*! The oldest unanswered command may wait this long before the connection is dropped; 0 =
-     * never. */
+    /*!
+        The oldest unanswered command may wait this long before the connection is dropped; 0 =
+        never. It also bounds how long a command is retried while Redis answers LOADING, BUSY or
+        MASTERDOWN, and how long a subscriber connection may stay silent: see Connection.
+    */
     std::chrono::milliseconds commandTimeout { 5000 };
     std::chrono::milliseconds reconnectMin { 50 };
     std::chrono::milliseconds reconnectMax { 2000 };
@@ -61,6 +64,23 @@ struct HiredisHooks;
     Every command's callback runs exactly once: with the reply, or with a Failure reply when the
     connection drops, times out, is closed or the object is destroyed. A command issued while no
     connection exists fails at once (delivered from the event loop, never re-entrantly).
+
+    Transient unavailability: a command answered with LOADING (the server is loading its data),
+    BUSY (a script or function runs too long) or MASTERDOWN (a replica without its master, with
+    replica-serve-stale-data no) was not executed, so it is sent again, with a backoff from
+    reconnectMin doubling up to reconnectMax, for up to commandTimeout after its first send (no
+    limit when commandTimeout is 0). Each attempt is one round trip. If the condition outlasts
+    that, the callback gets a ConnectionFailed Failure that names it, so callers treat it as
+    Redis being unavailable; the connection itself stays up. A retried command may run after
+    commands sent later than it.
+
+    Dead connections: a command unanswered for commandTimeout drops the connection (its commands
+    fail with Timeout) and a new one is made. A subscriber connection sends nothing by itself, so
+    it sends PING every heartbeatInterval() while it has channels; a PING or an (un)subscribe left
+    unanswered for commandTimeout counts as a dead connection the same way (a warning is logged,
+    isConnected() turns false, and the reconnect subscribes everything again, each channel's
+    subscribed() following). A black-holed subscriber connection is thus noticed within
+    heartbeatInterval() + commandTimeout. TCP connections also use TCP keepalive.
 */
 class DISTRIBUTEDPROMISE_EXPORT Connection : public QObject
 {
@@ -91,8 +111,15 @@ public:
     /*! Why the last connection attempt failed or was lost; empty while healthy. */
     QString lastError() const { return m_lastError; }
     const Endpoint &endpoint() const { return m_endpoint; }
-    /*! Commands sent and not answered yet. */
-    int pendingCount() const { return m_pendingCount; }
+    /*! Commands sent and not answered yet (those waiting to be retried included). */
+    int pendingCount() const { return m_pendingCount + int(m_retries.size()); }
+    /*!
+        How often a subscriber connection sends PING: commandTimeout / 2, at most 1 s; 0 (never)
+        when commandTimeout is 0. Half the timeout keeps detection within 1.5 commandTimeout for
+        short timeouts; the 1 s cap keeps it within commandTimeout + 1 s for long ones, at the
+        cost of one PING a second per process, which Redis answers from memory.
+    */
+    static std::chrono::milliseconds heartbeatInterval(const ConnectionOptions &options);
 
     /*! Sends one command (binary-safe arguments); \a callback gets the reply. Commands mode. */
     void command(const QList<QByteArray> &args, Callback callback);
@@ -120,6 +147,13 @@ Q_SIGNALS:
     /*! Subscriber mode: the server dropped \a channel by itself (a shard channel whose slot
         moved to another node); it is no longer wanted here. */
     void subscriptionLost(const QByteArray &channel);
+    /*!
+        Subscriber mode: Redis refused to subscribe \a channel (\a error: its reply, e.g. NOPERM
+        for an ACL user without channel rights). The channel stays wanted, unconfirmed: it is
+        tried again on the next connection, or when unsubscribed and subscribed again. A
+        transient refusal (BUSY, LOADING, MASTERDOWN) is not reported: it is retried with backoff.
+    */
+    void subscriptionRefused(const QByteArray &channel, const QString &error);
 
 private:
     friend struct HiredisHooks;
@@ -132,7 +166,11 @@ private:
 
     void startConnect();
     void connectToAddress(const QString &address);
+    /*! Starts TLS on \a ctx: the server's certificate must chain to cacert (or the system's
+        CAs) and be issued for the host (sni= when given): its name, or its IP address. */
     bool startTls(redisAsyncContext *ctx, QString *error);
+    /*! What to check when a TLS session fails. */
+    QString tlsHint() const;
     void onHostLookedUp(const QHostInfo &info);
     void handshake();
     void markReady();
@@ -145,13 +183,25 @@ private:
     void dropContext(DistributedPromiseError::Code code, const QString &reason);
     void connectionFailed(DistributedPromiseError::Code code, const QString &reason);
     void scheduleReconnect();
-    void send(const QList<QByteArray> &args, Pending *pending);
+    bool send(const QList<QByteArray> &args, Pending *pending);
     void sendSubscription(bool subscribe, const QList<QByteArray> &channels);
+    /*! An error reply to an (un)subscribe of \a channels. */
+    void handleRefusal(bool subscribe, const QList<QByteArray> &channels, const Reply &reply);
+    /*! Subscribes the wanted channels that are neither confirmed nor in flight. */
+    void resubscribe();
+    bool confirms(const Reply &push, const Pending *pending) const;
+    void sendHeartbeat();
+    /*! \a pending got \a reply, a transient error: true when it is queued to be sent again. */
+    bool retryLater(Pending *pending, const Reply &reply);
+    void onRetryTimer();
+    /*! The Failure for a command given up while Redis answered \a error. */
+    Reply unavailable(const QByteArray &error) const;
     bool appendRaw(const QList<QByteArray> &args);
     /*! \a args as one RESP command in m_resp. */
     void formatCommand(const QList<QByteArray> &args);
     void readRaw(const bool &deleted);
-    void failLater(Pending *pending, const QString &reason);
+    void failLater(Pending *pending, const QString &reason,
+        DistributedPromiseError::Code code = DistributedPromiseError::ConnectionFailed);
     void deliverFailures();
     void link(Pending *pending);
     void unlink(Pending *pending);
@@ -165,7 +215,7 @@ private:
     State m_state = State::Disconnected;
     bool m_wantOpen = false;
     redisAsyncContext *m_ctx = nullptr;
-    redisSSLContext *m_tls = nullptr; // rediss://: made at the first connect, shared by reconnects
+    ssl_ctx_st *m_tls = nullptr; // rediss:// (an SSL_CTX): made at the first connect, shared
     ContextLink *m_link = nullptr;
     QSocketNotifier *m_readNotifier = nullptr;
     QSocketNotifier *m_writeNotifier = nullptr;
@@ -179,6 +229,14 @@ private:
     QTimer m_connectTimer;
     QTimer m_reconnectTimer;
     QTimer m_commandTimer;
+    QTimer m_heartbeatTimer; // Subscriber mode
+    bool m_heartbeatInFlight = false;
+    QTimer m_resubscribeTimer; // Subscriber mode: after a transient refusal
+    std::chrono::milliseconds m_resubscribeBackoff;
+    QTimer m_retryTimer;
+    // Commands waiting to be sent again (Pending::deadline: when), with the transient error
+    // that stopped them.
+    QList<std::pair<Pending *, QByteArray>> m_retries;
     // In-flight commands, oldest first (an intrusive list: Pending is the node).
     Pending *m_head = nullptr;
     Pending *m_tail = nullptr;

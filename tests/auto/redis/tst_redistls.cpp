@@ -26,6 +26,31 @@ QString openssl(const QString &dir, const QStringList &args)
     return {};
 }
 
+/*! A key and a certificate signed by ca.pem for \a subjectAltName ("IP:127.0.0.1",
+    "DNS:redis.test"): name.key and name.pem. */
+QString makeServerCertificate(const QString &dir, const QString &name, const QString &altName)
+{
+    QFile extensions(dir + QStringLiteral("/") + name + QStringLiteral(".ext"));
+    if (!extensions.open(QIODevice::WriteOnly)
+        || extensions.write("subjectAltName=" + altName.toUtf8() + "\n") <= 0)
+        return QStringLiteral("cannot write %1").arg(extensions.fileName());
+    extensions.close();
+    QString error = openssl(dir,
+        { QStringLiteral("req"), QStringLiteral("-newkey"), QStringLiteral("rsa:2048"),
+            QStringLiteral("-nodes"), QStringLiteral("-subj"),
+            QStringLiteral("/CN=") + altName.section(QLatin1Char(':'), 1),
+            QStringLiteral("-keyout"), name + QStringLiteral(".key"), QStringLiteral("-out"),
+            name + QStringLiteral(".csr") });
+    if (!error.isEmpty())
+        return error;
+    return openssl(dir,
+        { QStringLiteral("x509"), QStringLiteral("-req"), QStringLiteral("-in"),
+            name + QStringLiteral(".csr"), QStringLiteral("-CA"), QStringLiteral("ca.pem"),
+            QStringLiteral("-CAkey"), QStringLiteral("ca.key"), QStringLiteral("-CAcreateserial"),
+            QStringLiteral("-days"), QStringLiteral("1"), QStringLiteral("-extfile"),
+            name + QStringLiteral(".ext"), QStringLiteral("-out"), name + QStringLiteral(".pem") });
+}
+
 /*! A self-signed CA named \a name: name.pem and name.key. */
 QString makeCa(const QString &dir, const QString &name)
 {
@@ -45,6 +70,8 @@ private Q_SLOTS:
     void initTestCase();
     void callsOverTls();
     void untrustedServer();
+    void certificateForAnotherHost();
+    void sniNamesTheExpectedHost();
     void missingCaFile();
 
 private:
@@ -54,6 +81,9 @@ private:
     QTemporaryDir m_dir;
     quint16 m_tlsPort = 0;
     std::unique_ptr<RedisServer> m_server;
+    // Its certificate, signed by the same CA, is issued for redis.test, not 127.0.0.1.
+    quint16 m_elsewherePort = 0;
+    std::unique_ptr<RedisServer> m_elsewhere;
 };
 
 void tst_RedisTls::initTestCase()
@@ -64,18 +94,11 @@ void tst_RedisTls::initTestCase()
     QVERIFY2(error.isEmpty(), qPrintable(error));
     error = makeCa(dir, QStringLiteral("other"));
     QVERIFY2(error.isEmpty(), qPrintable(error));
-    error = openssl(dir,
-        { QStringLiteral("req"), QStringLiteral("-newkey"), QStringLiteral("rsa:2048"),
-            QStringLiteral("-nodes"), QStringLiteral("-subj"), QStringLiteral("/CN=127.0.0.1"),
-            QStringLiteral("-keyout"), QStringLiteral("server.key"), QStringLiteral("-out"),
-            QStringLiteral("server.csr") });
+    // Issued for the address the tests connect to, and one issued for another host name.
+    error = makeServerCertificate(dir, QStringLiteral("server"), QStringLiteral("IP:127.0.0.1"));
     QVERIFY2(error.isEmpty(), qPrintable(error));
-    error = openssl(dir,
-        { QStringLiteral("x509"), QStringLiteral("-req"), QStringLiteral("-in"),
-            QStringLiteral("server.csr"), QStringLiteral("-CA"), QStringLiteral("ca.pem"),
-            QStringLiteral("-CAkey"), QStringLiteral("ca.key"), QStringLiteral("-CAcreateserial"),
-            QStringLiteral("-days"), QStringLiteral("1"), QStringLiteral("-out"),
-            QStringLiteral("server.pem") });
+    error
+        = makeServerCertificate(dir, QStringLiteral("elsewhere"), QStringLiteral("DNS:redis.test"));
     QVERIFY2(error.isEmpty(), qPrintable(error));
 
     // The fixture's own port stays plain (for its PING and for cli()); TLS is on another one.
@@ -87,6 +110,14 @@ void tst_RedisTls::initTestCase()
             QStringLiteral("--tls-ca-cert-file"), m_dir.filePath(QStringLiteral("ca.pem")),
             QStringLiteral("--tls-auth-clients"), QStringLiteral("no") });
     QVERIFY2(m_server->start(), qPrintable(m_server->errorString()));
+    m_elsewherePort = quint16(unusedRedisUrl().port());
+    m_elsewhere = std::make_unique<RedisServer>(RedisServer::Transport::Tcp,
+        QStringList { QStringLiteral("--tls-port"), QString::number(m_elsewherePort),
+            QStringLiteral("--tls-cert-file"), m_dir.filePath(QStringLiteral("elsewhere.pem")),
+            QStringLiteral("--tls-key-file"), m_dir.filePath(QStringLiteral("elsewhere.key")),
+            QStringLiteral("--tls-ca-cert-file"), m_dir.filePath(QStringLiteral("ca.pem")),
+            QStringLiteral("--tls-auth-clients"), QStringLiteral("no") });
+    QVERIFY2(m_elsewhere->start(), qPrintable(m_elsewhere->errorString()));
 }
 
 QUrl tst_RedisTls::tlsUrl(const QString &ca) const
@@ -135,9 +166,41 @@ void tst_RedisTls::untrustedServer()
     QFuture<int> call = s.square(3);
     QTRY_VERIFY_WITH_TIMEOUT(call.isFinished(), 10000);
     QCOMPARE(codeOf(call), QStringLiteral("ConnectionFailed"));
-    QVERIFY2(messageOf(call).contains(QStringLiteral("TLS session failed")),
+    // Refused during the handshake, or at once when the handshake ends inside the connect.
+    QVERIFY2(messageOf(call).contains(QStringLiteral("TLS session failed"))
+            || messageOf(call).contains(QStringLiteral("TLS failed")),
+        qPrintable(messageOf(call)));
+    QVERIFY2(messageOf(call).contains(QStringLiteral("signed by the CA in cacert")),
         qPrintable(messageOf(call)));
     QVERIFY(!s.wrapper.isConnected());
+}
+
+void tst_RedisTls::certificateForAnotherHost()
+{
+    // Trusted chain, wrong name: any certificate of the CA would do otherwise.
+    QUrl url = tlsUrl(m_dir.filePath(QStringLiteral("ca.pem")));
+    url.setPort(m_elsewherePort);
+    SquareWrapper s(failFast(url));
+    QFuture<int> call = s.square(3);
+    QTRY_VERIFY_WITH_TIMEOUT(call.isFinished(), 10000);
+    QCOMPARE(codeOf(call), QStringLiteral("ConnectionFailed"));
+    QVERIFY2(messageOf(call).contains(QStringLiteral("issued for '127.0.0.1'")),
+        qPrintable(messageOf(call)));
+    QCOMPARE(s.executions, 0);
+    QVERIFY(!s.wrapper.isConnected());
+}
+
+void tst_RedisTls::sniNamesTheExpectedHost()
+{
+    QUrl url = tlsUrl(m_dir.filePath(QStringLiteral("ca.pem")));
+    url.setPort(m_elsewherePort);
+    url.setQuery(url.query() + QStringLiteral("&sni=redis.test"));
+    SquareWrapper s(failFast(url));
+    QTRY_VERIFY_WITH_TIMEOUT(s.wrapper.isConnected(), 10000);
+    QFuture<int> call = s.square(4);
+    QTRY_VERIFY_WITH_TIMEOUT(call.isFinished(), 10000);
+    QCOMPARE(codeOf(call), QStringLiteral("ok"));
+    QCOMPARE(call.result(), 16);
 }
 
 void tst_RedisTls::missingCaFile()
