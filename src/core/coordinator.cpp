@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "coordinator_p.h"
 
+#include "distributedpromise.h"
 #include "logging_p.h"
 
 #include <QtCore/QCoreApplication>
@@ -59,6 +60,13 @@ QByteArray newToken()
     token.reserve(prefix.size() + 16 + suffix.size());
     token.append(prefix).append(QByteArray::number(++counter, 16)).append(suffix);
     return token;
+}
+
+// Where the holder of \a token runs, for "waiting for ...": the token's "@host:pid" part.
+QString holderOf(const QByteArray &token)
+{
+    const qsizetype at = token.lastIndexOf('@');
+    return at < 0 ? QStringLiteral("another process") : QString::fromUtf8(token.mid(at + 1));
 }
 
 bool isWon(const Reply &reply)
@@ -281,9 +289,21 @@ void Coordinator::addCaller(
     Caller caller { std::move(waiter), QDeadlineTimer(QDeadlineTimer::Forever), timeout };
     if (timeout.count() > 0)
         caller.deadline = QDeadlineTimer(timeout);
+    if (flight->announced > 0)
+        caller.waiter->setPhase(flight->announced, flight->announcedText);
     flight->callers.push_back(std::move(caller));
     if (timeout.count() > 0)
         armDeadline(flight);
+}
+
+void Coordinator::announce(Flight *flight, int phase, const QString &text)
+{
+    if (phase <= flight->announced)
+        return;
+    flight->announced = phase;
+    flight->announcedText = text;
+    for (const Caller &caller : flight->callers)
+        caller.waiter->setPhase(phase, text);
 }
 
 bool Coordinator::pruneCancelled(Flight *flight)
@@ -562,6 +582,8 @@ void Coordinator::wait(Flight *flight, qint64 lockTtl)
         ++m_stats.waited;
     flight->waitedBefore = true;
     flight->phase = Phase::Waiting;
+    announce(flight, DistributedPromise::WaitingForOther,
+        QStringLiteral("waiting for %1").arg(holderOf(flight->awaited)));
     startSweeping();
     if (!flight->subscribed) {
         // Subscribe first, then look again: a result published in between cannot be missed.
@@ -634,6 +656,13 @@ void Coordinator::onMessage(const QByteArray &channel, const QByteArray &payload
 
 void Coordinator::startWork(Flight *flight)
 {
+    if (flight->waitedBefore && !flight->local)
+        announce(flight, DistributedPromise::TakingOver,
+            QStringLiteral("taking over from %1").arg(holderOf(flight->awaited)));
+    else
+        announce(flight, DistributedPromise::RunningHere,
+            flight->local ? QStringLiteral("running here (Redis is unavailable)")
+                          : QStringLiteral("running here"));
     flight->phase = Phase::Working;
     startSweeping();
     unsubscribe(flight);
