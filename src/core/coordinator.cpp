@@ -443,14 +443,14 @@ qsizetype Coordinator::forEachFlight(
 void Coordinator::checkCache(Flight *flight)
 {
     flight->phase = Phase::Checking;
-    // One argument list serves every GET, and the callback is small enough for std::function to
-    // hold without an allocation: the hit path allocates as little as it can.
-    m_getArgs[1] = flight->keys.data;
-    m_client->command(m_getArgs, [this, id = flight->id](const Reply &reply) {
-        if (Flight *current = find(id))
-            onCacheReply(current, reply);
-    });
-    m_getArgs[1] = QByteArray();
+    // The connection keeps the argument list (shared) until the reply, to send it again should
+    // Redis be loading: one list per GET, never copied. The callback is small enough for
+    // std::function to hold without an allocation.
+    m_client->command({ QByteArrayLiteral("GET"), flight->keys.data },
+        [this, id = flight->id](const Reply &reply) {
+            if (Flight *current = find(id))
+                onCacheReply(current, reply);
+        });
 }
 
 void Coordinator::onCacheReply(Flight *flight, const Reply &reply)
@@ -930,17 +930,27 @@ void Coordinator::recycle(std::unique_ptr<Flight> flight)
     constexpr size_t maxSpareFlights = 64;
     if (m_spareFlights.size() >= maxSpareFlights)
         return;
-    // Everything goes but the callers' storage and the (stopped) timers, which only ever act on
-    // this flight object.
-    std::vector<Caller> callers = std::move(flight->callers);
-    callers.clear();
-    Flight fresh;
-    fresh.callers = std::move(callers);
-    fresh.deadlineTimer = std::move(flight->deadlineTimer);
-    fresh.takeoverTimer = std::move(flight->takeoverTimer);
-    fresh.workLimitTimer = std::move(flight->workLimitTimer);
-    fresh.finishRetryTimer = std::move(flight->finishRetryTimer);
-    *flight = std::move(fresh);
+    // Cleared in place (no temporary Flight on the hit path): everything goes but the callers'
+    // storage and the stopped timers, which only ever act on this flight object.
+    Flight &f = *flight;
+    f.callers.clear();
+    f.identity = QByteArray();
+    f.keys = DistributedPromiseProtocol::Keys();
+    f.registration.reset();
+    f.args = QJsonArray();
+    if (!f.ancestors.isEmpty())
+        f.ancestors = QList<QByteArray>();
+    f.phase = Phase::Checking;
+    f.token = QByteArray();
+    f.awaited = QByteArray();
+    f.announced = 0;
+    f.announcedText = QString();
+    f.subscribed = f.acquiring = f.reacquire = f.waitedBefore = f.local = f.holding
+        = f.finishInFlight = false;
+    if (!f.envelope.isEmpty()) {
+        f.outcome = Outcome();
+        f.envelope = QByteArray();
+    }
     m_spareFlights.push_back(std::move(flight));
 }
 

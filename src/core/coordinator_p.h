@@ -185,7 +185,6 @@ private:
     QHash<QByteArray, Flight *> m_flights; // by identity; owned
     QHash<quint64, Flight *> m_byId; // the same flights, by id
     std::vector<std::unique_ptr<Flight>> m_spareFlights;
-    QList<QByteArray> m_getArgs { QByteArrayLiteral("GET"), QByteArray() };
     QHash<QByteArray, Flight *> m_byChannel;
     quint64 m_nextId = 0;
     bool m_everConnected = false;
