@@ -186,6 +186,7 @@ std::shared_ptr<DistributedPromiseDetail::Registration> DistributedPromiseWrappe
     registration->core = d->handle;
     if (options.key.isEmpty())
         return registration;
+    QMutexLocker locker(&d->registryMutex);
     if (d->registry.contains(options.key)) {
         // Two works under one key would share identities: one would answer the other's calls.
         registration->error
@@ -211,7 +212,10 @@ DistributedPromise *DistributedPromiseWrapper::call(
     // Until it has finished, nothing (QML's garbage collector included) may delete it unseen.
     if (!parent && QThread::currentThread() == thread())
         DistributedPromiseDetail::keepUntilFinished(promise, this);
-    const auto registration = d->registry.value(key);
+    const auto registration = [d, &key] {
+        QMutexLocker locker(&d->registryMutex);
+        return d->registry.value(key);
+    }();
     if (!registration) {
         waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
             QStringLiteral("no work is wrapped under the key "
