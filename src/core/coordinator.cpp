@@ -131,8 +131,13 @@ Coordinator::Coordinator(
     DistributedPromiseRedis::ConnectionOptions options;
     options.connectTimeout = config.connectTimeout;
     options.commandTimeout = config.commandTimeout;
+    // "distributed-promise:<pid>:lease", ":commands", ":commands:subscriber" in CLIENT LIST.
+    const QByteArray name = config.keyPrefix.toUtf8().replace(' ', '_') + ':'
+        + QByteArray::number(QCoreApplication::applicationPid());
+    options.clientName = name + ":lease";
     m_keeper = std::make_unique<LeaseKeeper>(endpoint, options, config.lockTimeout, this,
         [this](quint64 id, LeaseKeeper::Event event) { onLeaseEvent(id, event); });
+    options.clientName = name + ":commands";
     options.scripts = { m_acquire.source, m_finish.source, m_release.source, m_discard.source };
     if (endpoint.topology == DistributedPromiseRedis::Endpoint::Topology::Cluster)
         m_publish = QByteArrayLiteral("SPUBLISH"); // waiters listen on shard channels
