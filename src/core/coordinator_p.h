@@ -190,7 +190,6 @@ private:
     bool m_everConnected = false;
     bool m_outageWarned = false;
     bool m_cannotPublish = false; // the Redis user may not publish: waiters poll
-    bool m_shutDown = false;
     AtomicStats m_stats;
     QTimer m_sweepTimer;
 };
