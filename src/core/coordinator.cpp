@@ -230,11 +230,6 @@ void Coordinator::call(const std::shared_ptr<Registration> &registration, const 
     if (registration->key.isEmpty())
         return reject(QStringLiteral("the wrap key is empty; give every wrapped work a "
                                      "non-empty key"));
-    if (registration->key.contains(QLatin1Char('{'))
-        || registration->key.contains(QLatin1Char('}')))
-        return reject(QStringLiteral("the wrap key '%1' contains a brace; braces are reserved for "
-                                     "the Redis Cluster hash tag, remove them from the key")
-                          .arg(registration->key));
     Q_ASSERT(registration->identityPrefix == registration->key.toUtf8() + m_separator);
     qsizetype argumentsBytes = 0;
     DistributedPromiseProtocol::ValueProblem problem;
