@@ -60,6 +60,17 @@ void tst_ClusterFailover::killMasterDuringCall(
     workers.start(common);
     QTRY_COMPARE_WITH_TIMEOUT(subscribersOn(m_cluster->node(master), channel, true), 2, 5000);
 
+    // The test process is one more client, idle through the failover.
+    DistributedPromiseConfig config;
+    config.redisUrl = m_cluster->url();
+    config.keyPrefix = QStringLiteral("probe-") + prefix;
+    SquareWrapper probe(config);
+    QTRY_VERIFY_WITH_TIMEOUT(probe.wrapper.isConnected(), 10000);
+    QElapsedTimer clock;
+    qint64 reconnectedMs = -1;
+    connect(&probe.wrapper, &DistributedPromiseWrapper::connectedChanged, this,
+        [&](bool connected) { reconnectedMs = connected ? clock.elapsed() : -1; });
+
     const auto pttl = [&] {
         return m_cluster->node(master).cli({ QStringLiteral("PTTL"), lock }).toLongLong();
     };
@@ -73,7 +84,6 @@ void tst_ClusterFailover::killMasterDuringCall(
     QVERIFY2(m_cluster->waitForReplication(master), qPrintable(m_cluster->errorString()));
     const qint64 killedAfter = working.elapsed();
 
-    QElapsedTimer clock;
     clock.start();
     const int promoted = m_cluster->killMaster(master);
     QVERIFY2(promoted >= 0, qPrintable(m_cluster->errorString()));
@@ -99,20 +109,26 @@ void tst_ClusterFailover::killMasterDuringCall(
     QCOMPARE(intOf(workers.result(holder), "executions"), 1);
     QCOMPARE(executions, 1);
     QCOMPARE(localRuns, 0);
-    // Nobody waited for a lease to run out: the outcome reached the waiters through the
-    // promoted replica as soon as the holder had it.
-    QVERIFY2(worstWaitMs < lockMs + workMs, qPrintable(QString::number(worstWaitMs)));
+    // Every caller had the outcome within a second of the moment both the work and the
+    // failover were done.
+    const qint64 available = std::max<qint64>(workMs, killedAfter + failoverMs);
+    QVERIFY2(worstWaitMs < double(available + 1000),
+        qPrintable(QStringLiteral("%1 ms, available after %2 ms").arg(worstWaitMs).arg(available)));
     // The outcome is cached on the promoted replica, and no lock is left.
     DistributedPromiseTest::RedisServer &owner = m_cluster->node(promoted);
     QCOMPARE(
         owner.cli({ QStringLiteral("GET"), dataKey(QStringLiteral("slow"), argsJson, prefix) }),
         QByteArray(R"({"v":1,"ok":true,"value":")") + value.toUtf8() + "\"}");
     QVERIFY(!keyExists(owner, lock));
-    qInfo("killed the master %lld ms into the work: replica promoted after %lld ms, all %d "
-          "callers done after %lld ms, %d execution(s), worst caller wait %.0f ms, %d local "
-          "run(s)",
-        killedAfter, failoverMs, workers.count() * calls, doneMs, executions, worstWaitMs,
-        localRuns);
+    // The idle client is connected again, and said so: connectedChanged(true) is what a UI
+    // goes by, and what makes the library's own waiters look again.
+    QVERIFY(probe.wrapper.isConnected());
+    QVERIFY(reconnectedMs >= 0);
+    qInfo("killed the master %lld ms into the work: replica promoted after %lld ms, an idle "
+          "client connected to it after %lld ms, all %d callers done after %lld ms, %d "
+          "execution(s), worst caller wait %.0f ms, %d local run(s)",
+        killedAfter, failoverMs, reconnectedMs, workers.count() * calls, doneMs, executions,
+        worstWaitMs, localRuns);
 }
 
 void tst_ClusterFailover::masterKilledWhileWorking()
