@@ -75,19 +75,28 @@ void tst_ClusterFailover::killMasterDuringCall(
         return m_cluster->node(master).cli({ QStringLiteral("PTTL"), lock }).toLongLong();
     };
     if (afterRenewal) {
-        // Right after a renewal: the failover has to span the next renewal ticks, and the
-        // lease runs out lockTimeout after this one.
+        // 300 ms into a fresh lease: the failover then spans the renewal due at a third of the
+        // lease and at least one retry of it, and the lease runs out lockTimeout after the
+        // renewal.
         const qint64 before = pttl();
         QTRY_VERIFY_WITH_TIMEOUT(pttl() > before, lockMs);
+        QTRY_VERIFY_WITH_TIMEOUT(pttl() < lockMs - 300, lockMs);
     }
-    QVERIFY(pttl() > 0);
     QVERIFY2(m_cluster->waitForReplication(master), qPrintable(m_cluster->errorString()));
+    const qint64 leaseAge = lockMs - pttl();
+    QVERIFY(leaseAge < lockMs);
     const qint64 killedAfter = working.elapsed();
 
     clock.start();
     const int promoted = m_cluster->killMaster(master);
     QVERIFY2(promoted >= 0, qPrintable(m_cluster->errorString()));
     const qint64 failoverMs = clock.elapsed();
+    // The renewal due at a third of the lease and its retry a tenth of the lease later (the
+    // keeper's tick) fell into the failover.
+    if (afterRenewal)
+        QVERIFY2(leaseAge + failoverMs > lockMs / 3 + lockMs / 10,
+            qPrintable(
+                QStringLiteral("lease age %1 ms, failover %2 ms").arg(leaseAge).arg(failoverMs)));
     QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("RESULT"), lockMs + workMs + 10000);
     const qint64 doneMs = clock.elapsed();
 
@@ -124,11 +133,12 @@ void tst_ClusterFailover::killMasterDuringCall(
     // goes by, and what makes the library's own waiters look again.
     QVERIFY(probe.wrapper.isConnected());
     QVERIFY(reconnectedMs >= 0);
-    qInfo("killed the master %lld ms into the work: replica promoted after %lld ms, an idle "
+    qInfo("killed the master %lld ms into the work (%lld ms into the lease): replica promoted "
+          "after %lld ms, an idle "
           "client connected to it after %lld ms, all %d callers done after %lld ms, %d "
           "execution(s), worst caller wait %.0f ms, %d local run(s)",
-        killedAfter, failoverMs, reconnectedMs, workers.count() * calls, doneMs, executions,
-        worstWaitMs, localRuns);
+        killedAfter, leaseAge, failoverMs, reconnectedMs, workers.count() * calls, doneMs,
+        executions, worstWaitMs, localRuns);
 }
 
 void tst_ClusterFailover::masterKilledWhileWorking()
@@ -140,9 +150,10 @@ void tst_ClusterFailover::masterKilledWhileWorking()
 
 void tst_ClusterFailover::failoverDuringLeaseRenewal()
 {
-    // Lease 3 s (renewed every second), work 4 s, the failover (about 1.5 s) starting right
-    // after a renewal: the next two renewals fail, and one must get through to the promoted
-    // replica before the lease runs out.
+    // Lease 3 s (renewed when a third old, retried every 300 ms), work 4 s, the failover
+    // (about 1.5-2 s) starting 300 ms after a renewal: the renewal due at 1 s and its retries
+    // fail until the replica is promoted, and one must get through to it before the lease
+    // runs out at 3 s.
     killMasterDuringCall(QStringLiteral("renewal"), 1, 3000, 4000, true);
 }
 
