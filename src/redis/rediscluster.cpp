@@ -93,12 +93,6 @@ ClusterClient::ClusterClient(
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, &ClusterClient::runRetries);
     connect(&commands(), &Connection::disconnected, this, &ClusterClient::moveControl);
-    // A map read that failed with the control connection (its node died, it moved on) is
-    // retried as soon as the connection is back, not after the backoff.
-    connect(&commands(), &Connection::connected, this, [this] {
-        if (m_refreshTimer.isActive())
-            refreshSlots();
-    });
 }
 
 ClusterClient::~ClusterClient()
