@@ -10,6 +10,8 @@ namespace DistributedPromiseRedis {
 namespace {
 // TRYAGAIN (a multi-key command while its slot is half migrated): wait this long before retrying.
 constexpr std::chrono::milliseconds tryAgainDelay(20);
+// While a master with replicas is down, the map is read this often, to find the promoted one.
+constexpr std::chrono::milliseconds failoverPollInterval(100);
 
 // CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0, as Redis Cluster uses it.
 constexpr std::array<quint16, 256> makeCrc16Table()
@@ -71,7 +73,13 @@ struct ClusterClient::Node
     std::unique_ptr<Connection> connection;
     std::unique_ptr<Connection> shards; // shard channels of this master's slots
     bool everConnected = false;
+    bool foundLater = false; // not in the first map: a new master, e.g. a promoted replica
     bool serving = false; // owns at least one slot in the current map
+    bool hasReplicas = false; // the current map lists a replica of it
+    bool closed = false; // down and serving nothing: not reconnected until it serves again
+
+    /*! Down after having been up: its commands fail at once. */
+    bool isDown() const { return everConnected && !connection->isConnected(); }
 };
 
 ClusterClient::ClusterClient(
@@ -101,6 +109,7 @@ void ClusterClient::open()
 {
     commands().open(); // the inherited subscriber stays closed: shard channels go per node
     for (const auto &node : m_nodes) {
+        node->closed = false;
         node->connection->open();
         if (node->shards)
             node->shards->open();
@@ -175,12 +184,14 @@ ClusterClient::Node *ClusterClient::node(const Endpoint::Address &address)
     auto owned = std::make_unique<Node>();
     Node *node = owned.get();
     node->address = address;
+    node->foundLater = isReady();
     node->connection = std::make_unique<Connection>(
         endpoint().server(address), Connection::Mode::Commands, options());
     connect(node->connection.get(), &Connection::connected, this, [this, node] {
         // The first connect of a node is part of reading the map; later ones are reconnects,
-        // after which waiters re-check what they missed.
-        if (std::exchange(node->everConnected, true))
+        // after which waiters re-check what they missed. So is the first connect of a master
+        // found later (a replica promoted when its master died): the client is whole again.
+        if (std::exchange(node->everConnected, true) || node->foundLater)
             Q_EMIT connected();
     });
     connect(node->connection.get(), &Connection::disconnected, this, [this](const QString &why) {
@@ -206,6 +217,13 @@ void ClusterClient::route(Request request)
                 break;
             }
         }
+    }
+    if (target && target->isDown() && target->hasReplicas) {
+        // Its replica will take over: hold the command (up to the command timeout) and read
+        // the map until it shows the promoted one, instead of failing it now.
+        refreshSlots();
+        retryLater(std::move(request), QByteArrayLiteral("the master serving the slot is down"));
+        return;
     }
     if (target) {
         send(target, std::move(request), false);
@@ -373,13 +391,37 @@ void ClusterClient::onSlots(const Reply &reply)
         return;
     }
     m_refreshBackoff = options().reconnectMin;
-    for (const auto &node : m_nodes)
+    for (const auto &node : m_nodes) {
         node->serving = false;
+        node->hasReplicas = false;
+    }
     for (Node *node : slots) {
         if (node)
             node->serving = true;
     }
+    for (const Reply &range : reply.elements) {
+        if (range.elements.size() > 3)
+            slots[size_t(range.elements.at(0).integer)]->hasReplicas = true;
+    }
     m_slots.swap(slots);
+    bool failingOver = false;
+    for (const auto &node : m_nodes) {
+        failingOver = failingOver || (node->serving && node->hasReplicas && node->isDown());
+        // A dead master replaced by its replica: stop reconnecting to it (every failed attempt
+        // would report the client disconnected), until a map gives it slots again.
+        if (!node->serving && node->isDown() && !node->closed) {
+            node->closed = true;
+            node->connection->close();
+            if (node->shards)
+                node->shards->close();
+        } else if (node->serving && std::exchange(node->closed, false)) {
+            node->connection->open();
+            if (node->shards)
+                node->shards->open();
+        }
+    }
+    if (failingOver)
+        m_refreshTimer.start(failoverPollInterval);
     if (!isReady()) {
         setReady();
         Q_EMIT connected();

@@ -20,8 +20,11 @@ namespace DistributedPromiseRedis {
     reads it again) and ASK sends ASKING and the command to the importing node, at most
     maxRedirections times in a row. TRYAGAIN (a multi-key command while its slot migrates, e.g.
     a script on keys that exist on neither side yet) and a slot no node serves are retried every
-    20 ms until the command timeout. Giving up, CLUSTERDOWN and lost nodes are reported as
-    transport failures (Reply::Failure), and the map is read again.
+    20 ms until the command timeout. So are commands for a master that went down while the map
+    lists a replica of it: the map is read every 100 ms until it shows the promoted replica,
+    whose first connect is reported as a reconnect (connected()); a dead master that no longer
+    serves any slot is not reconnected to. Giving up, CLUSTERDOWN and lost nodes are reported
+    as transport failures (Reply::Failure), and the map is read again.
 
     Notifications use shard channels: each channel is subscribed (SSUBSCRIBE) on the master of
     its slot, through one subscriber connection per master, and moves with its slot when the map

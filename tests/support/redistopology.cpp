@@ -231,6 +231,16 @@ bool pollUntil(
     }
 }
 
+// A key of slot, found by trying hash tags.
+QByteArray keyInSlot(int slot)
+{
+    for (int n = 0;; ++n) {
+        const QByteArray key = "{dptest-probe-" + QByteArray::number(n) + '}';
+        if (RedisClusterSetup::slotOf(key) == slot)
+            return key;
+    }
+}
+
 QString logTail(const RedisServer &server, const QString &label)
 {
     QByteArrayList lines = server.recentLog();
@@ -634,12 +644,14 @@ void RedisSentinelSetup::fail(const QString &what)
 // ---------------------------------------------------------------------------------------------
 // RedisClusterSetup
 
-RedisClusterSetup::RedisClusterSetup(int masters)
-    : m_size(qMax(masters, 1))
+RedisClusterSetup::RedisClusterSetup(int masters, bool withReplicas)
+    : m_size(qMax(masters, 1) * (withReplicas ? 2 : 1))
+    , m_masters(qMax(masters, 1))
 {
     const QStringList args { QStringLiteral("--cluster-enabled"), QStringLiteral("yes"),
         QStringLiteral("--cluster-config-file"), QStringLiteral("nodes.conf"),
-        QStringLiteral("--cluster-node-timeout"), QStringLiteral("1000"),
+        QStringLiteral("--cluster-node-timeout"),
+        withReplicas ? QStringLiteral("500") : QStringLiteral("1000"),
         QStringLiteral("--cluster-require-full-coverage"), QStringLiteral("no") };
     for (int i = 0; i < m_size; ++i) {
         m_nodes.push_back(std::make_unique<RedisServer>(RedisServer::Transport::Tcp, args));
@@ -654,10 +666,10 @@ bool RedisClusterSetup::start()
     if (m_started)
         return true;
     m_error.clear();
-    if (m_size < 3) {
+    if (m_masters < 3) {
         m_error = QStringLiteral("RedisClusterSetup: redis-cli --cluster create needs at least 3 "
                                  "masters, not %1")
-                      .arg(m_size);
+                      .arg(m_masters);
         return false;
     }
     const QString cli = QStandardPaths::findExecutable(QStringLiteral("redis-cli"));
@@ -676,7 +688,8 @@ bool RedisClusterSetup::start()
                           .arg(server.errorString());
             return false;
         }
-        args << QStringLiteral("127.0.0.1:%1").arg(server.port());
+        if (i < m_masters)
+            args << QStringLiteral("127.0.0.1:%1").arg(server.port());
     }
     args << QStringLiteral("--cluster-replicas") << QStringLiteral("0")
          << QStringLiteral("--cluster-yes");
@@ -701,9 +714,49 @@ bool RedisClusterSetup::start()
                  .arg(QString::fromLocal8Bit(output.right(2000))));
         return false;
     }
-    if (!waitUntilHealthy(kStartTimeoutMs))
+    if (!addReplicas() || !waitUntilHealthy(kStartTimeoutMs))
         return false;
     m_started = true;
+    return true;
+}
+
+bool RedisClusterSetup::addReplicas()
+{
+    for (int i = m_masters; i < m_size; ++i) {
+        RedisServer &replica = *m_nodes[size_t(i)];
+        const int master = i - m_masters;
+        const QByteArray masterId = nodeId(master);
+        const Reply meet = command(replica,
+            { "CLUSTER", "MEET", "127.0.0.1",
+                QByteArray::number(m_nodes[size_t(master)]->port()) });
+        if (masterId.isEmpty() || !meet.isOk()) {
+            fail(QStringLiteral("node %1 cannot meet node %2 (id '%3'): %4")
+                     .arg(i)
+                     .arg(master)
+                     .arg(QString::fromUtf8(masterId), meet.toString()),
+                i);
+            return false;
+        }
+        // -ERR Unknown node until the handshake has told the replica about its master.
+        QString why;
+        const bool replicating = pollUntil(
+            QDeadlineTimer(kStartTimeoutMs),
+            [&](QString *reason) {
+                const Reply reply
+                    = command(replica, { "CLUSTER", "REPLICATE", masterId }, kPollTimeoutMs);
+                *reason = reply.toString();
+                return reply.isOk();
+            },
+            &why);
+        if (!replicating) {
+            fail(QStringLiteral("CLUSTER REPLICATE %1 on node %2: %3")
+                     .arg(QString::fromUtf8(masterId))
+                     .arg(i)
+                     .arg(why),
+                i);
+            return false;
+        }
+    }
     return true;
 }
 
@@ -722,6 +775,8 @@ QUrl RedisClusterSetup::url() const
 }
 
 int RedisClusterSetup::size() const { return m_size; }
+
+int RedisClusterSetup::masterCount() const { return m_masters; }
 
 RedisServer &RedisClusterSetup::node(int i)
 {
@@ -773,6 +828,167 @@ QByteArray RedisClusterSetup::nodeId(int i) const
         return {};
     const Reply reply = command(*m_nodes[size_t(i)], { "CLUSTER", "MYID" });
     return reply.type == Reply::Type::Bulk ? reply.text : QByteArray();
+}
+
+int RedisClusterSetup::replicaOf(int master) const
+{
+    if (master < 0 || master >= m_size)
+        return -1;
+    const quint16 masterPort = m_nodes[size_t(master)]->port();
+    for (int i = 0; i < m_size; ++i) {
+        const RedisServer &server = *m_nodes[size_t(i)];
+        if (i == master || !server.isRunning())
+            continue;
+        // ["slave", host, port, state, offset] on a replica.
+        const Reply role = command(server, { "ROLE" }, kPollTimeoutMs);
+        if (role.elements.size() >= 3 && role.elements.at(0).text == "slave"
+            && replyPort(role.elements.at(2)) == masterPort)
+            return i;
+    }
+    return -1;
+}
+
+bool RedisClusterSetup::waitForReplication(int master, int timeoutMs)
+{
+    m_error.clear();
+    const int replica = replicaOf(master);
+    const Reply info = command(*m_nodes[size_t(master)], { "INFO", "replication" });
+    bool ok = false;
+    const qint64 written = infoField(info, "master_repl_offset").toLongLong(&ok);
+    if (replica < 0 || !ok) {
+        fail(QStringLiteral("waitForReplication(%1): no replica (%2) or no offset (%3)")
+                 .arg(master)
+                 .arg(replica)
+                 .arg(info.toString()),
+            master);
+        return false;
+    }
+    QString why;
+    const bool caughtUp = pollUntil(
+        QDeadlineTimer(timeoutMs),
+        [&](QString *reason) {
+            const Reply replicaInfo
+                = command(*m_nodes[size_t(replica)], { "INFO", "replication" }, kPollTimeoutMs);
+            const qint64 processed = infoField(replicaInfo, "slave_repl_offset").toLongLong();
+            *reason = QStringLiteral("node %1 is at offset %2 of %3")
+                          .arg(replica)
+                          .arg(processed)
+                          .arg(written);
+            return processed >= written;
+        },
+        &why);
+    if (!caughtUp) {
+        fail(
+            QStringLiteral("the replica did not catch up within %1 ms: %2").arg(timeoutMs).arg(why),
+            replica);
+        return false;
+    }
+    return true;
+}
+
+int RedisClusterSetup::killMaster(int master, int timeoutMs)
+{
+    m_error.clear();
+    const QDeadlineTimer deadline(timeoutMs);
+    const int replica = replicaOf(master);
+    if (replica < 0) {
+        fail(QStringLiteral("killMaster(%1): no running replica of node %1").arg(master));
+        return -1;
+    }
+    const QList<int> slots = slotsOf(master);
+    m_nodes[size_t(master)]->kill();
+    QString why;
+    const bool promoted = pollUntil(
+        deadline,
+        [&](QString *reason) {
+            const Reply role = command(*m_nodes[size_t(replica)], { "ROLE" }, kPollTimeoutMs);
+            if (role.elements.value(0).text != "master") {
+                *reason = QStringLiteral("node %1 answers ROLE with %2")
+                              .arg(replica)
+                              .arg(role.toString());
+                return false;
+            }
+            for (const auto &server : m_nodes) {
+                if (!server->isRunning())
+                    continue;
+                const QByteArray state = infoField(
+                    command(*server, { "CLUSTER", "INFO" }, kPollTimeoutMs), "cluster_state");
+                if (state != "ok") {
+                    *reason = QStringLiteral("port %1 reports cluster_state:%2")
+                                  .arg(server->port())
+                                  .arg(QString::fromUtf8(state));
+                    return false;
+                }
+            }
+            return slots.isEmpty()
+                || (servesSlot(replica, slots.constFirst(), reason)
+                    && servesSlot(replica, slots.constLast(), reason));
+        },
+        &why);
+    if (!promoted) {
+        fail(QStringLiteral("the replica (node %1) of the killed node %2 was not promoted within "
+                            "%3 ms: %4")
+                 .arg(replica)
+                 .arg(master)
+                 .arg(timeoutMs)
+                 .arg(why),
+            replica);
+        return -1;
+    }
+    return replica;
+}
+
+QList<int> RedisClusterSetup::slotsOf(int i) const
+{
+    const quint16 port = m_nodes[size_t(i)]->port();
+    QList<int> result;
+    for (const auto &server : m_nodes) {
+        if (!server->isRunning())
+            continue;
+        const Reply reply = command(*server, { "CLUSTER", "SLOTS" }, kPollTimeoutMs);
+        if (reply.type != Reply::Type::Array)
+            continue;
+        for (const Reply &range : reply.elements) {
+            if (range.elements.size() >= 3 && range.elements.at(2).elements.size() >= 2
+                && range.elements.at(2).elements.at(1).integer == port) {
+                for (qint64 slot = range.elements.at(0).integer;
+                     slot <= range.elements.at(1).integer; ++slot)
+                    result << int(slot);
+            }
+        }
+        break;
+    }
+    return result;
+}
+
+bool RedisClusterSetup::servesSlot(int i, int slot, QString *why) const
+{
+    for (const auto &server : m_nodes) {
+        if (!server->isRunning())
+            continue;
+        const Reply reply = command(*server, { "CLUSTER", "SLOTS" }, kPollTimeoutMs);
+        const auto range
+            = std::find_if(reply.elements.cbegin(), reply.elements.cend(), [slot](const Reply &r) {
+                  return r.elements.size() >= 3 && r.elements.at(2).elements.size() >= 2
+                      && slot >= r.elements.at(0).integer && slot <= r.elements.at(1).integer;
+              });
+        if (range == reply.elements.cend()
+            || range->elements.at(2).elements.at(1).integer != m_nodes[size_t(i)]->port()) {
+            *why = QStringLiteral("port %1 does not map slot %2 to node %3")
+                       .arg(server->port())
+                       .arg(slot)
+                       .arg(i);
+            return false;
+        }
+    }
+    const Reply reply = command(*m_nodes[size_t(i)], { "EXISTS", keyInSlot(slot) }, kPollTimeoutMs);
+    if (reply.type == Reply::Type::Integer)
+        return true;
+    *why = QStringLiteral("node %1 answers EXISTS on slot %2 with %3")
+               .arg(i)
+               .arg(slot)
+               .arg(reply.toString());
+    return false;
 }
 
 bool RedisClusterSetup::beginSlotMigration(int slot, int to)
@@ -930,23 +1146,7 @@ bool RedisClusterSetup::restartNode(int i, int timeoutMs)
     RedisServer &server = *m_nodes[size_t(i)];
 
     // The slots it serves now, from the others' point of view if it is down already.
-    QList<int> ownSlots;
-    for (const auto &other : m_nodes) {
-        if (!other->isRunning())
-            continue;
-        const Reply reply = command(*other, { "CLUSTER", "SLOTS" }, kPollTimeoutMs);
-        if (reply.type != Reply::Type::Array)
-            continue;
-        for (const Reply &range : reply.elements) {
-            if (range.elements.size() >= 3 && range.elements.at(2).elements.size() >= 2
-                && range.elements.at(2).elements.at(1).integer == server.port()) {
-                for (qint64 slot = range.elements.at(0).integer;
-                     slot <= range.elements.at(1).integer; ++slot)
-                    ownSlots << int(slot);
-            }
-        }
-        break;
-    }
+    const QList<int> ownSlots = slotsOf(i);
 
     server.kill();
     if (!server.start()) {
@@ -956,31 +1156,12 @@ bool RedisClusterSetup::restartNode(int i, int timeoutMs)
         return false;
     }
 
-    // A key in the node's first slot, to see that it answers for it (not -CLUSTERDOWN / -MOVED).
-    QByteArray probe;
-    if (!ownSlots.isEmpty()) {
-        for (int n = 0; probe.isEmpty(); ++n) {
-            const QByteArray key = "{dptest-probe-" + QByteArray::number(n) + '}';
-            if (slotOf(key) == ownSlots.first())
-                probe = key;
-        }
-    }
     return waitUntilHealthy(int(qMax<qint64>(deadline.remainingTime(), 1)), [&](QString *why) {
         for (const int slot : { ownSlots.value(0, -1), ownSlots.value(ownSlots.size() - 1, -1) }) {
-            if (slot >= 0 && nodeForSlot(slot) != i) {
-                *why = QStringLiteral("slot %1 is not served by node %2").arg(slot).arg(i);
+            if (slot >= 0 && !servesSlot(i, slot, why))
                 return false;
-            }
         }
-        if (probe.isEmpty())
-            return true;
-        const Reply reply = command(server, { "EXISTS", probe }, kPollTimeoutMs);
-        if (reply.type == Reply::Type::Integer)
-            return true;
-        *why = QStringLiteral("node %1 answers EXISTS %2 with %3")
-                   .arg(i)
-                   .arg(QString::fromUtf8(probe), reply.toString());
-        return false;
+        return true;
     });
 }
 
@@ -1022,18 +1203,37 @@ bool RedisClusterSetup::clusterHealthy(QString *why) const
                        .arg(nodes.toString());
             return false;
         }
+        int masters = 0;
         for (const QByteArray &line : lines) {
             const QByteArrayList fields = line.split(' ');
             const QByteArrayList flags = fields.value(2).split(',');
+            masters += flags.contains("master") ? 1 : 0;
             const bool unhealthy = fields.size() < 8 || flags.contains("fail")
                 || flags.contains("fail?") || flags.contains("handshake")
-                || flags.contains("noaddr") || !flags.contains("master")
+                || flags.contains("noaddr")
+                || !(flags.contains("master") || flags.contains("slave"))
                 || fields.value(7) != "connected";
             const bool migrating = m_migration.slot < 0 && line.contains(" [");
             if (unhealthy || migrating) {
                 *why = QStringLiteral("node %1 sees: %2").arg(i).arg(QString::fromUtf8(line));
                 return false;
             }
+        }
+        if (masters != m_masters) {
+            *why = QStringLiteral("node %1 sees %2 masters, not %3")
+                       .arg(i)
+                       .arg(masters)
+                       .arg(m_masters);
+            return false;
+        }
+        // A replica can be promoted only once it has its master's data.
+        const Reply replication = command(server, { "INFO", "replication" }, kPollTimeoutMs);
+        if (infoField(replication, "role") == "slave"
+            && infoField(replication, "master_link_status") != "up") {
+            *why = QStringLiteral("node %1 is a replica whose master link is %2")
+                       .arg(i)
+                       .arg(QString::fromUtf8(infoField(replication, "master_link_status")));
+            return false;
         }
 
         // The same slot map everywhere, covering every slot.

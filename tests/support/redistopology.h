@@ -108,9 +108,10 @@ private:
 };
 
 /*!
-    A private Redis Cluster for one test: N cluster-enabled masters without replicas, each a
-    RedisServer with its own free loopback port (at most 55535, the cluster bus on port + 10000)
-    and temporary directory (which holds its nodes.conf), killed with the test process.
+    A private Redis Cluster for one test: N cluster-enabled masters, optionally each with one
+    replica, each node a RedisServer with its own free loopback port (at most 55535, the cluster
+    bus on port + 10000) and temporary directory (which holds its nodes.conf), killed with the
+    test process. Nodes 0..N-1 start as the masters; with replicas, node N + i replicates node i.
 
     Like RedisSentinelSetup, every call is synchronous, bounded and needs no event loop;
     failures are reported through errorString(), with the tails of the node logs.
@@ -127,18 +128,21 @@ private:
 class RedisClusterSetup
 {
 public:
-    /*! A cluster of \a masters masters (redis-cli needs at least 3). */
-    explicit RedisClusterSetup(int masters = 3);
+    /*! A cluster of \a masters masters (redis-cli needs at least 3), each with one replica if
+        \a withReplicas. */
+    explicit RedisClusterSetup(int masters = 3, bool withReplicas = false);
     /*! Kills every node and removes the temporary directories. */
     ~RedisClusterSetup();
 
     RedisClusterSetup(const RedisClusterSetup &) = delete;
     RedisClusterSetup &operator=(const RedisClusterSetup &) = delete;
 
-    /*! Starts the nodes (cluster-node-timeout 1000, cluster-require-full-coverage no, no
-        persistence), joins them with `redis-cli --cluster create ... --cluster-replicas 0`, and
-        waits until every node reports cluster_state:ok, knows every other node as connected and
-        healthy, and all nodes agree on the slot map. Returns false, with errorString(), on
+    /*! Starts the nodes (cluster-node-timeout 1000, or 500 with replicas so that a failover
+        takes about 1-2 s; cluster-require-full-coverage no, no persistence), joins the masters
+        with `redis-cli --cluster create ... --cluster-replicas 0`, makes node N + i a replica of
+        node i (CLUSTER MEET, CLUSTER REPLICATE), and waits until every node reports
+        cluster_state:ok, knows every other node as connected and healthy, every replica's link
+        is up, and all nodes agree on the slot map. Returns false, with errorString(), on
         failure. Starting a started cluster is a no-op. */
     bool start();
     /*! Why the last call failed; empty after a call that succeeded. */
@@ -148,8 +152,10 @@ public:
         authority, the others as node= query items, the form Endpoint::parse reads). Empty
         before start(). */
     QUrl url() const;
-    /*! The number of nodes. */
+    /*! The number of nodes, masters and replicas. */
     int size() const;
+    /*! The number of masters the cluster was created with. */
+    int masterCount() const;
     /*! Node \a i, 0 <= i < size(). */
     RedisServer &node(int i);
     /*! The index of the node that serves \a slot according to CLUSTER SLOTS (asked of the first
@@ -160,7 +166,18 @@ public:
     static int slotOf(const QByteArray &key);
     /*! The node id of node \a i (CLUSTER MYID); empty if it does not answer. */
     QByteArray nodeId(int i) const;
+    /*! The index of the running node that replicates node \a master now (CLUSTER REPLICAS),
+        or -1. */
+    int replicaOf(int master) const;
 
+    /*! Waits until the replica of node \a master has acknowledged every write the master took
+        before this call (the replica's offset in the master's INFO replication reaches the
+        master_repl_offset read at the call), so that a failover loses none of them. */
+    bool waitForReplication(int master, int timeoutMs = 5000);
+    /*! Kills master \a master (SIGKILL) and waits until its replica is promoted: it answers
+        ROLE with master, every running node maps the dead master's slots to it and reports
+        cluster_state:ok. Returns the index of the promoted node, or -1 with errorString(). */
+    int killMaster(int master, int timeoutMs = 15000);
     /*! First half of moving \a slot from its owner to node \a to: CLUSTER SETSLOT IMPORTING on
         the target, then MIGRATING on the source. The keys stay where they are, so the source
         answers -ASK for keys it does not have. One migration at a time. */
@@ -186,10 +203,17 @@ private:
 
     int indexOfPort(quint16 port) const;
     bool clusterHealthy(QString *why) const;
+    bool addReplicas();
+    /*! The slots node \a i serves, as the first running node's CLUSTER SLOTS says. */
+    QList<int> slotsOf(int i) const;
+    /*! Node \a i answers for \a slot: it serves it in every running node's map, and a key
+        of the slot gets an answer from it (no -CLUSTERDOWN, -MOVED or -TRYAGAIN). */
+    bool servesSlot(int i, int slot, QString *why) const;
     bool waitUntilHealthy(int timeoutMs, const std::function<bool(QString *)> &extra = {});
     void fail(const QString &what, int node = -1);
 
     int m_size;
+    int m_masters;
     QString m_error;
     bool m_started = false;
     Migration m_migration;

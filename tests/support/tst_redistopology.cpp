@@ -39,6 +39,7 @@ private Q_SLOTS:
     void sentinelFailoverAndBack();
     void clusterSlotOf();
     void clusterRedirectionsMigrationAndRestart();
+    void clusterReplicaPromotion();
 };
 
 void tst_RedisTopology::sentinelFailoverAndBack()
@@ -177,6 +178,35 @@ void tst_RedisTopology::clusterRedirectionsMigrationAndRestart()
     }
     QCOMPARE(cluster.node(other).cli(words({ "GET", key })), QByteArray());
     QCOMPARE(cluster.node(other).cli(words({ "SET", key, "w" })), QByteArray("OK"));
+}
+
+void tst_RedisTopology::clusterReplicaPromotion()
+{
+    RedisClusterSetup cluster(3, true);
+    QVERIFY2(cluster.start(), qPrintable(cluster.errorString()));
+    QCOMPARE(cluster.size(), 6);
+    QCOMPARE(cluster.masterCount(), 3);
+    QCOMPARE(QUrlQuery(cluster.url()).allQueryItemValues(QStringLiteral("node")).size(), 5);
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(cluster.replicaOf(i), 3 + i);
+    QCOMPARE(cluster.replicaOf(3), -1);
+
+    // A write the replica has acknowledged survives the master's death.
+    const QByteArray key = keyInSlot(cluster.nodeForSlot(0) == 0 ? 0 : 16383, ":k");
+    const int owner = cluster.nodeForSlot(RedisClusterSetup::slotOf(key));
+    QCOMPARE(cluster.node(owner).cli(words({ "SET", key, "v" })), QByteArray("OK"));
+    QVERIFY2(cluster.waitForReplication(owner), qPrintable(cluster.errorString()));
+    QElapsedTimer clock;
+    clock.start();
+    const int promoted = cluster.killMaster(owner);
+    QVERIFY2(promoted == owner + 3, qPrintable(cluster.errorString()));
+    qInfo("replica promoted %lld ms after its master was killed", clock.elapsed());
+    QVERIFY(!cluster.node(owner).isRunning());
+    QCOMPARE(cluster.nodeForSlot(RedisClusterSetup::slotOf(key)), promoted);
+    QCOMPARE(
+        cluster.node(promoted).cli(words({ "ROLE" })).split('\n').value(0), QByteArray("master"));
+    QCOMPARE(cluster.node(promoted).cli(words({ "GET", key })), QByteArray("v"));
+    QCOMPARE(cluster.replicaOf(promoted), -1);
 }
 
 QTEST_GUILESS_MAIN(tst_RedisTopology)

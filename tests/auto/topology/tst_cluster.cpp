@@ -4,9 +4,9 @@
 // (ASK while it migrates, MOVED afterwards) changes nothing for callers, and a node restart
 // costs only that node's shard for the time it is down.
 
+#include "clustertest.h"
 #include "faultstest.h"
 #include "rediscluster_p.h"
-#include "redistopology.h"
 
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QJsonArray>
@@ -14,48 +14,18 @@
 #include <QtCore/QRandomGenerator>
 #include <QtTest/QtTest>
 
+using namespace ClusterTest;
 using namespace CoreTest;
 using namespace FaultsTest;
-using DistributedPromiseTest::RedisClusterSetup;
 
 namespace {
-/*! The identity of wrap key \a key called with the one string \a arg (docs/protocol.md). */
-QByteArray identityOf(const QString &key, const QString &arg)
-{
-    return key.toUtf8() + ':' + QJsonDocument(QJsonArray { arg }).toJson(QJsonDocument::Compact);
-}
-
 /*! Arguments "a0", "a1", ... until each node serves \a perNode identities of wrap key \a key. */
 QList<QStringList> argsPerNode(const RedisClusterSetup &cluster, const QString &key, int perNode)
 {
-    QList<QStringList> result(cluster.size());
-    for (int i = 0; std::any_of(result.cbegin(), result.cend(),
-             [&](const QStringList &args) { return args.size() < perNode; });
-         ++i) {
-        const QString arg = QStringLiteral("a%1").arg(i);
-        QStringList &args
-            = result[cluster.nodeForSlot(RedisClusterSetup::slotOf(identityOf(key, arg)))];
-        if (args.size() < perNode)
-            args.append(arg);
-    }
+    QList<QStringList> result;
+    for (int node = 0; node < cluster.size(); ++node)
+        result.append(argsOn(cluster, key, node, perNode));
     return result;
-}
-
-/*! PUBSUB SHARDNUMSUB (shard == true) or NUMSUB of \a channel on \a node, or -1. */
-int subscribersOn(DistributedPromiseTest::RedisServer &node, const QString &channel, bool shard)
-{
-    const QByteArrayList reply
-        = node.cli({ QStringLiteral("PUBSUB"),
-                       shard ? QStringLiteral("SHARDNUMSUB") : QStringLiteral("NUMSUB"), channel })
-              .split('\n');
-    return reply.size() == 2 ? reply.at(1).trimmed().toInt() : -1;
-}
-
-/*! The notification channel of dpworker's call slow(\a arg) under \a prefix. */
-QString channelOf(const QString &prefix, const QString &arg)
-{
-    return prefix + QLatin1String(":notif:{")
-        + QString::fromUtf8(identityOf(QStringLiteral("slow"), arg)) + QLatin1Char('}');
 }
 
 /*! A wrapper on the cluster with one work, shout(text), that counts its executions. */
