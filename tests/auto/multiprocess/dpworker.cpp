@@ -11,7 +11,8 @@
 // application that long after the work started (a window closed while it works), printing
 // QUIT and the codes of what the callers got. --command-timeout-ms sets commandTimeout. A "DONE"
 // line on stdin ends the work in progress at once (a test decides when the finish goes out), and
-// any later work then takes 50 ms instead of --work-ms.
+// any later work then takes 50 ms instead of --work-ms. --linger-ms keeps the process (and its
+// connections) alive that long after RESULT, as a long-lived application would be.
 
 #include <DistributedPromise>
 
@@ -28,9 +29,9 @@
 
 #include <cstdio>
 #include <functional>
+#include <unistd.h>
 #include <utility>
 #include <vector>
-#include <unistd.h>
 
 namespace {
 void say(const QByteArray &line)
@@ -74,8 +75,10 @@ int main(int argc, char **argv)
         QStringLiteral("quit this long after the work started"), QStringLiteral("ms"));
     const QCommandLineOption commandTimeoutMs(QStringLiteral("command-timeout-ms"),
         QStringLiteral("commandTimeout"), QStringLiteral("ms"));
+    const QCommandLineOption lingerMs(QStringLiteral("linger-ms"),
+        QStringLiteral("stay this long after RESULT"), QStringLiteral("ms"), QStringLiteral("0"));
     parser.addOptions({ url, prefix, arg, calls, workMs, lockMs, ttlMs, fail, noGo, valuePid,
-        unavailable, syncWork, quitAfter, commandTimeoutMs });
+        unavailable, syncWork, quitAfter, commandTimeoutMs, lingerMs });
     parser.process(app);
 
     DistributedPromiseConfig config;
@@ -174,7 +177,8 @@ int main(int argc, char **argv)
                         { QStringLiteral("pid"), QCoreApplication::applicationPid() },
                     };
                     say("RESULT " + QJsonDocument(summary).toJson(QJsonDocument::Compact));
-                    app.quit();
+                    QTimer::singleShot(
+                        parser.value(lingerMs).toInt(), &app, &QCoreApplication::quit);
                 });
         }
     };
