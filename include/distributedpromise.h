@@ -38,9 +38,26 @@ class DISTRIBUTEDPROMISE_EXPORT DistributedPromise : public QObject
     Q_PROPERTY(QString errorString READ errorString NOTIFY stateChanged)
     Q_PROPERTY(int errorCode READ errorCode NOTIFY stateChanged)
     Q_PROPERTY(bool hasError READ hasError NOTIFY stateChanged)
+    Q_PROPERTY(Phase phase READ phase NOTIFY phaseChanged)
+    Q_PROPERTY(QString phaseText READ phaseText NOTIFY phaseChanged)
 public:
     enum State { Pending, Resolved, Failed };
     Q_ENUM(State)
+    /*!
+        Where the call is. It only moves forward: CheckingCache, then RunningHere or
+        WaitingForOther (then TakingOver when the holder went away), then Done. For plain QFuture
+        users the same numbers are the future's progressValue(), and phaseText() its
+        progressText(); QFutureWatcher::progressValueChanged() follows every step.
+        \since 0.2
+    */
+    enum Phase {
+        CheckingCache, ///< looking at the cache (or not started yet); most calls end here
+        WaitingForOther, ///< another process runs the work; phaseText() says which, when known
+        RunningHere, ///< this process runs the work (or runs it alone while Redis is away)
+        TakingOver, ///< the process that held the work went away; this one runs it now
+        Done, ///< the outcome arrived
+    };
+    Q_ENUM(Phase)
 
     /*! Follows \a future, the outcome of the call named \a key. */
     DistributedPromise(
@@ -63,6 +80,11 @@ public:
     bool hasError() const;
     /*! The outcome as a future, for QFuture continuations. */
     QFuture<QJsonValue> future() const;
+    /*! Where the call is now. No Redis round trip. \since 0.2 */
+    Phase phase() const;
+    /*! The phase in words, for a status line: "waiting for host:pid", "running here", ...;
+        empty while checking the cache. No Redis round trip. \since 0.2 */
+    QString phaseText() const;
 
 Q_SIGNALS:
     /*! The call produced \a value; emitted at most once, and never together with failed(). */
@@ -74,6 +96,8 @@ Q_SIGNALS:
     /*! state, value, errorString, errorCode and hasError changed (once, when the outcome
         arrives). */
     void stateChanged();
+    /*! phase and phaseText changed. \since 0.2 */
+    void phaseChanged();
 
 private:
     void settle();

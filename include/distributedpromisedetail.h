@@ -58,6 +58,9 @@ public:
     virtual void resolveString(const QString &text);
     virtual void fail(const DistributedPromiseError &error) = 0;
     virtual bool isCanceled() const = 0;
+    /*! The call moved on to \a phase (a DistributedPromise::Phase, rising only); \a detail says
+        more, such as where the process runs that holds the lock. */
+    virtual void setPhase(int phase, const QString &detail) = 0;
 };
 
 template<typename T>
@@ -107,6 +110,13 @@ public:
         finish();
     }
     bool isCanceled() const override { return m_promise.isCanceled(); }
+    void setPhase(int phase, const QString &detail) override
+    {
+        // As the future's progress: value = phase, text = detail. The range ends at the value,
+        // so that QFutureWatcher reports every step (Qt throttles steps below the maximum).
+        m_promise.setProgressRange(0, phase);
+        m_promise.setProgressValueAndText(phase, detail);
+    }
 
 private:
     void finish()

@@ -42,8 +42,19 @@ DistributedPromise::DistributedPromise(
     // QFutureWatcher delivers through the event loop, so the outcome never arrives before the
     // caller had a chance to connect.
     connect(&d->watcher, &QFutureWatcherBase::finished, this, &DistributedPromise::settle);
+    connect(&d->watcher, &QFutureWatcherBase::progressValueChanged, this, [this](int phase) {
+        Q_D(DistributedPromise);
+        if (d->phase == Done || phase <= d->phase)
+            return;
+        d->phase = Phase(phase);
+        d->phaseText = d->future.progressText();
+        Q_EMIT phaseChanged();
+    });
     d->watcher.setFuture(future);
 }
+
+DistributedPromise::Phase DistributedPromise::phase() const { return d_func()->phase; }
+QString DistributedPromise::phaseText() const { return d_func()->phaseText; }
 
 DistributedPromise::~DistributedPromise() = default;
 
@@ -71,6 +82,9 @@ void DistributedPromise::settle()
     }
     // A handler may delete this object (deleteLater, or a DistributedCall dropping it).
     QPointer<DistributedPromise> self(this);
+    d->phase = Done;
+    d->phaseText.clear();
+    Q_EMIT phaseChanged();
     Q_EMIT stateChanged();
     if (!self)
         return;

@@ -16,6 +16,8 @@ public:
     QVariant value;
     QString errorString;
     int errorCode = DistributedPromiseError::NoError;
+    DistributedPromise::Phase phase = DistributedPromise::CheckingCache;
+    QString phaseText;
     /*! Set by DistributedPromiseWrapper::call() for a promise made without a parent: its parent
         while it is pending, so that QML's garbage collector cannot delete it before its signals
         were emitted (a C++-owned parent keeps its children's JavaScript wrappers alive).

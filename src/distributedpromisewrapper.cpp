@@ -186,6 +186,16 @@ std::shared_ptr<DistributedPromiseDetail::Registration> DistributedPromiseWrappe
     registration->core = d->handle;
     if (options.key.isEmpty())
         return registration;
+    if (options.key.contains(QLatin1Char('{')) || options.key.contains(QLatin1Char('}'))) {
+        // On a Redis Cluster the hash tag is what lies between the first '{' and the next '}':
+        // a brace in the key would split a call's keys over slots, or pin them all to one.
+        registration->error = QStringLiteral("the wrap key '%1' contains a brace; braces are "
+                                             "reserved for the Redis Cluster hash tag, remove "
+                                             "them from the key")
+                                  .arg(options.key);
+        return registration;
+    }
+    QMutexLocker locker(&d->registryMutex);
     if (d->registry.contains(options.key)) {
         // Two works under one key would share identities: one would answer the other's calls.
         registration->error
@@ -211,7 +221,10 @@ DistributedPromise *DistributedPromiseWrapper::call(
     // Until it has finished, nothing (QML's garbage collector included) may delete it unseen.
     if (!parent && QThread::currentThread() == thread())
         DistributedPromiseDetail::keepUntilFinished(promise, this);
-    const auto registration = d->registry.value(key);
+    const auto registration = [d, &key] {
+        QMutexLocker locker(&d->registryMutex);
+        return d->registry.value(key);
+    }();
     if (!registration) {
         waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
             QStringLiteral("no work is wrapped under the key "

@@ -5,6 +5,7 @@
 #include "distributedpromisewrapper.h"
 
 #include <QtCore/QHash>
+#include <QtCore/QMutex>
 
 class DistributedPromiseWrapperPrivate
 {
@@ -13,6 +14,7 @@ public:
     QString configError;
     std::shared_ptr<DistributedPromiseDetail::CoreHandle> handle;
     std::unique_ptr<DistributedPromiseDetail::Coordinator> coordinator;
+    QMutex registryMutex; // wrap() and call() may run on any thread
     QHash<QString, std::shared_ptr<DistributedPromiseDetail::Registration>> registry;
     bool lastConnected = false;
 };

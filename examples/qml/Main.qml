@@ -28,6 +28,9 @@ Window {
         wrapper: window.wrapper
         key: "report"
         args: [window.year]
+        // The last phase before Done says where the value came from.
+        property int source: DistributedPromise.CheckingCache
+        onPhaseChanged: if (phase !== DistributedPromise.Done) source = phase
     }
 
     component Button: Rectangle {
@@ -102,13 +105,26 @@ Window {
                              : reportCall.state === DistributedPromise.Resolved ? "#16a34a" : "#dc2626"
                     }
                     Text {
+                        anchors.verticalCenter: parent.verticalCenter
                         font.pixelSize: 16
                         color: "#374151"
-                        text: reportCall.running ? "Computing the " + window.year + " report\u2026"
-                            : reportCall.state === DistributedPromise.Resolved ? "Report " + window.year + " ready"
-                            : reportCall.state === DistributedPromise.Failed
-                              ? "Failed (" + reportCall.errorCode + "): " + reportCall.errorString
-                              : "Idle"
+                        text: !reportCall.running
+                              ? (reportCall.state === DistributedPromise.Resolved ? "Report " + window.year + " ready"
+                                 : reportCall.hasError ? "Failed: " + reportCall.errorString
+                                 : "Idle")
+                            : reportCall.phase === DistributedPromise.RunningHere
+                              ? "Computing the " + window.year + " report here\u2026"
+                            : reportCall.phase === DistributedPromise.WaitingForOther
+                              ? "Another process is computing it (" + reportCall.phaseText + ")\u2026"
+                            : reportCall.phase === DistributedPromise.TakingOver
+                              ? "The process computing it went away: " + reportCall.phaseText + "\u2026"
+                            : "Looking for the " + window.year + " report\u2026"
+                    }
+                    Button {
+                        objectName: "retry"
+                        visible: reportCall.hasError
+                        text: "Retry"
+                        onClicked: reportCall.refresh()
                     }
                 }
 
@@ -137,7 +153,8 @@ Window {
                           ? "Computed by this process (pid " + window.report.computedBy + ") at "
                             + window.report.computedAt + " in " + window.report.workMs + " ms"
                           : "Computed by pid " + window.report.computedBy + " at " + window.report.computedAt
-                            + ", shared through Redis"
+                            + (reportCall.source === DistributedPromise.CheckingCache
+                               ? ", from the Redis cache" : ", shared through Redis as it finished")
                 }
             }
         }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "coordinator_p.h"
 
+#include "distributedpromise.h"
 #include "logging_p.h"
 
 #include <QtCore/QCoreApplication>
@@ -59,6 +60,13 @@ QByteArray newToken()
     token.reserve(prefix.size() + 16 + suffix.size());
     token.append(prefix).append(QByteArray::number(++counter, 16)).append(suffix);
     return token;
+}
+
+// Where the holder of \a token runs, for "waiting for ...": the token's "@host:pid" part.
+QString holderOf(const QByteArray &token)
+{
+    const qsizetype at = token.lastIndexOf('@');
+    return at < 0 ? QStringLiteral("another process") : QString::fromUtf8(token.mid(at + 1));
 }
 
 bool isWon(const Reply &reply)
@@ -123,8 +131,13 @@ Coordinator::Coordinator(
     DistributedPromiseRedis::ConnectionOptions options;
     options.connectTimeout = config.connectTimeout;
     options.commandTimeout = config.commandTimeout;
+    // "distributed-promise:<pid>:lease", ":commands", ":commands:subscriber" in CLIENT LIST.
+    const QByteArray name = config.keyPrefix.toUtf8().replace(' ', '_') + ':'
+        + QByteArray::number(QCoreApplication::applicationPid());
+    options.clientName = name + ":lease";
     m_keeper = std::make_unique<LeaseKeeper>(endpoint, options, config.lockTimeout, this,
         [this](quint64 id, LeaseKeeper::Event event) { onLeaseEvent(id, event); });
+    options.clientName = name + ":commands";
     options.scripts = { m_acquire.source, m_finish.source, m_release.source, m_discard.source };
     if (endpoint.topology == DistributedPromiseRedis::Endpoint::Topology::Cluster)
         m_publish = QByteArrayLiteral("SPUBLISH"); // waiters listen on shard channels
@@ -219,11 +232,6 @@ void Coordinator::call(const std::shared_ptr<Registration> &registration, const 
     if (registration->key.isEmpty())
         return reject(QStringLiteral("the wrap key is empty; give every wrapped work a "
                                      "non-empty key"));
-    if (registration->key.contains(QLatin1Char('{'))
-        || registration->key.contains(QLatin1Char('}')))
-        return reject(QStringLiteral("the wrap key '%1' contains a brace; braces are reserved for "
-                                     "the Redis Cluster hash tag, remove them from the key")
-                          .arg(registration->key));
     Q_ASSERT(registration->identityPrefix == registration->key.toUtf8() + m_separator);
     qsizetype argumentsBytes = 0;
     DistributedPromiseProtocol::ValueProblem problem;
@@ -283,9 +291,21 @@ void Coordinator::addCaller(
     Caller caller { std::move(waiter), QDeadlineTimer(QDeadlineTimer::Forever), timeout };
     if (timeout.count() > 0)
         caller.deadline = QDeadlineTimer(timeout);
+    if (flight->announced > 0)
+        caller.waiter->setPhase(flight->announced, flight->announcedText);
     flight->callers.push_back(std::move(caller));
     if (timeout.count() > 0)
         armDeadline(flight);
+}
+
+void Coordinator::announce(Flight *flight, int phase, const QString &text)
+{
+    if (phase <= flight->announced)
+        return;
+    flight->announced = phase;
+    flight->announcedText = text;
+    for (const Caller &caller : flight->callers)
+        caller.waiter->setPhase(phase, text);
 }
 
 bool Coordinator::pruneCancelled(Flight *flight)
@@ -425,14 +445,14 @@ qsizetype Coordinator::forEachFlight(
 void Coordinator::checkCache(Flight *flight)
 {
     flight->phase = Phase::Checking;
-    // One argument list serves every GET, and the callback is small enough for std::function to
-    // hold without an allocation: the hit path allocates as little as it can.
-    m_getArgs[1] = flight->keys.data;
-    m_client->command(m_getArgs, [this, id = flight->id](const Reply &reply) {
-        if (Flight *current = find(id))
-            onCacheReply(current, reply);
-    });
-    m_getArgs[1] = QByteArray();
+    // The connection keeps the argument list (shared) until the reply, to send it again should
+    // Redis be loading: one list per GET, never copied. The callback is small enough for
+    // std::function to hold without an allocation.
+    m_client->command({ QByteArrayLiteral("GET"), flight->keys.data },
+        [this, id = flight->id](const Reply &reply) {
+            if (Flight *current = find(id))
+                onCacheReply(current, reply);
+        });
 }
 
 void Coordinator::onCacheReply(Flight *flight, const Reply &reply)
@@ -566,6 +586,8 @@ void Coordinator::wait(Flight *flight, qint64 lockTtl)
         ++m_stats.waited;
     flight->waitedBefore = true;
     flight->phase = Phase::Waiting;
+    announce(flight, DistributedPromise::WaitingForOther,
+        QStringLiteral("waiting for %1").arg(holderOf(flight->awaited)));
     startSweeping();
     if (!flight->subscribed) {
         // Subscribe first, then look again: a result published in between cannot be missed.
@@ -638,6 +660,13 @@ void Coordinator::onMessage(const QByteArray &channel, const QByteArray &payload
 
 void Coordinator::startWork(Flight *flight)
 {
+    if (flight->waitedBefore && !flight->local)
+        announce(flight, DistributedPromise::TakingOver,
+            QStringLiteral("taking over from %1").arg(holderOf(flight->awaited)));
+    else
+        announce(flight, DistributedPromise::RunningHere,
+            flight->local ? QStringLiteral("running here (Redis is unavailable)")
+                          : QStringLiteral("running here"));
     flight->phase = Phase::Working;
     startSweeping();
     unsubscribe(flight);
@@ -924,17 +953,27 @@ void Coordinator::recycle(std::unique_ptr<Flight> flight)
     constexpr size_t maxSpareFlights = 64;
     if (m_spareFlights.size() >= maxSpareFlights)
         return;
-    // Everything goes but the callers' storage and the (stopped) timers, which only ever act on
-    // this flight object.
-    std::vector<Caller> callers = std::move(flight->callers);
-    callers.clear();
-    Flight fresh;
-    fresh.callers = std::move(callers);
-    fresh.deadlineTimer = std::move(flight->deadlineTimer);
-    fresh.takeoverTimer = std::move(flight->takeoverTimer);
-    fresh.workLimitTimer = std::move(flight->workLimitTimer);
-    fresh.finishRetryTimer = std::move(flight->finishRetryTimer);
-    *flight = std::move(fresh);
+    // Cleared in place (no temporary Flight on the hit path): everything goes but the callers'
+    // storage and the stopped timers, which only ever act on this flight object.
+    Flight &f = *flight;
+    f.callers.clear();
+    f.identity = QByteArray();
+    f.keys = DistributedPromiseProtocol::Keys();
+    f.registration.reset();
+    f.args = QJsonArray();
+    if (!f.ancestors.isEmpty())
+        f.ancestors = QList<QByteArray>();
+    f.phase = Phase::Checking;
+    f.token = QByteArray();
+    f.awaited = QByteArray();
+    f.announced = 0;
+    f.announcedText = QString();
+    f.subscribed = f.acquiring = f.reacquire = f.waitedBefore = f.local = f.holding
+        = f.finishInFlight = false;
+    if (!f.envelope.isEmpty()) {
+        f.outcome = Outcome();
+        f.envelope = QByteArray();
+    }
     m_spareFlights.push_back(std::move(flight));
 }
 

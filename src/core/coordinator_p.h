@@ -87,6 +87,8 @@ private:
         Phase phase = Phase::Checking;
         QByteArray token; ///< this process's latest lock attempt
         QByteArray awaited; ///< while waiting: the holder's token (its outcome is ours too)
+        int announced = 0; ///< the DistributedPromise::Phase told to the callers
+        QString announcedText;
         std::chrono::steady_clock::time_point acquireSentAt;
         bool subscribed = false;
         bool acquiring = false;
@@ -119,6 +121,8 @@ private:
     /*! Takes out the callers whose futures were cancelled (their Cancelled comes later, from the
         event loop); returns whether any caller is left. */
     bool pruneCancelled(Flight *flight);
+    /*! Tells every caller of \a flight that it reached \a phase (once per phase). */
+    void announce(Flight *flight, int phase, const QString &text);
     /*! Fails \a callers with \a error from the event loop, never from the current call stack. */
     static void cancelLater(
         std::shared_ptr<std::vector<Caller>> callers, const DistributedPromiseError &error);
@@ -183,7 +187,6 @@ private:
     QHash<QByteArray, Flight *> m_flights; // by identity; owned
     QHash<quint64, Flight *> m_byId; // the same flights, by id
     std::vector<std::unique_ptr<Flight>> m_spareFlights;
-    QList<QByteArray> m_getArgs { QByteArrayLiteral("GET"), QByteArray() };
     QHash<QByteArray, Flight *> m_byChannel;
     quint64 m_nextId = 0;
     bool m_everConnected = false;
@@ -191,7 +194,6 @@ private:
     bool m_cannotPublish = false; // the Redis user may not publish: waiters poll
     // Lock scripts whose reply was lost while disconnected: released by token on reconnect.
     std::vector<std::pair<DistributedPromiseProtocol::Keys, QByteArray>> m_unanswered;
-    bool m_shutDown = false;
     AtomicStats m_stats;
     QTimer m_sweepTimer;
 };

@@ -93,6 +93,7 @@ void DistributedCall::start()
 {
     m_scheduled = false;
     drop();
+    setPhase(DistributedPromise::CheckingCache, QString());
     setOutcome(
         DistributedPromise::Pending, QVariant(), QString(), DistributedPromiseError::NoError);
     if (!m_wrapper || m_key.isEmpty()) {
@@ -101,6 +102,10 @@ void DistributedCall::start()
     }
     m_promise = m_wrapper->call(m_key, m_args, this);
     connect(m_promise, &DistributedPromise::finished, this, &DistributedCall::onPromiseFinished);
+    connect(m_promise, &DistributedPromise::phaseChanged, this, [this] {
+        if (m_promise && sender() == m_promise)
+            setPhase(m_promise->phase(), m_promise->phaseText());
+    });
     setRunning(true);
 }
 
@@ -133,6 +138,18 @@ void DistributedCall::setOutcome(DistributedPromise::State state, const QVariant
     Q_EMIT stateChanged();
 }
 
+DistributedPromise::Phase DistributedCall::phase() const { return m_phase; }
+QString DistributedCall::phaseText() const { return m_phaseText; }
+
+void DistributedCall::setPhase(DistributedPromise::Phase phase, const QString &text)
+{
+    if (m_phase == phase && m_phaseText == text)
+        return;
+    m_phase = phase;
+    m_phaseText = text;
+    Q_EMIT phaseChanged();
+}
+
 void DistributedCall::setRunning(bool running)
 {
     if (m_running == running)
@@ -149,6 +166,7 @@ void DistributedCall::onPromiseFinished()
     const QVariant value = m_promise->value();
     const QString errorString = m_promise->errorString();
     const int errorCode = m_promise->errorCode();
+    setPhase(DistributedPromise::Done, QString());
     setOutcome(state, value, errorString, errorCode);
     setRunning(false);
     // Handlers may change args or key (superseding this call) or destroy this object's

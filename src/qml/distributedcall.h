@@ -57,6 +57,8 @@ class DistributedCall : public QObject, public QQmlParserStatus
     Q_PROPERTY(int errorCode READ errorCode NOTIFY stateChanged)
     Q_PROPERTY(bool hasError READ hasError NOTIFY stateChanged)
     Q_PROPERTY(bool running READ isRunning NOTIFY runningChanged)
+    Q_PROPERTY(DistributedPromise::Phase phase READ phase NOTIFY phaseChanged)
+    Q_PROPERTY(QString phaseText READ phaseText NOTIFY phaseChanged)
 
 public:
     /*! Creates an idle call. From QML it first calls when the component is complete; from C++
@@ -104,6 +106,12 @@ public:
     bool hasError() const;
     /*! True from the moment a call is scheduled until its outcome arrives. */
     bool isRunning() const;
+    /*! Where the current call is (DistributedPromise.CheckingCache, WaitingForOther,
+        RunningHere, TakingOver, Done); CheckingCache again when a new call starts. \since 0.2 */
+    DistributedPromise::Phase phase() const;
+    /*! The phase in words ("waiting for host:pid", "running here"); empty while checking.
+        \since 0.2 */
+    QString phaseText() const;
 
     /*!
         Supersedes the current call with a new one using the same wrapper, key and args, in the
@@ -126,6 +134,8 @@ Q_SIGNALS:
     /*! The outcome properties (state, value, errorString, errorCode, hasError) changed. */
     void stateChanged();
     void runningChanged();
+    /*! phase and phaseText changed. */
+    void phaseChanged();
     /*! The current call resolved with \a value; at most once per call. */
     void resolved(const QVariant &value);
     /*! The current call failed with a DistributedPromiseError \a errorCode and \a errorString;
@@ -142,6 +152,7 @@ private:
     void setOutcome(DistributedPromise::State state, const QVariant &value,
         const QString &errorString, int errorCode);
     void setRunning(bool running);
+    void setPhase(DistributedPromise::Phase phase, const QString &text);
     void onPromiseFinished();
     void onWrapperDestroyed();
 
@@ -154,6 +165,8 @@ private:
     QString m_errorString;
     int m_errorCode = DistributedPromiseError::NoError;
     bool m_running = false;
+    DistributedPromise::Phase m_phase = DistributedPromise::CheckingCache;
+    QString m_phaseText;
     bool m_complete = true;
     bool m_scheduled = false;
 };

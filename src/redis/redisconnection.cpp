@@ -594,6 +594,19 @@ void Connection::handshake()
         };
         send(args, pending);
     }
+    if (!m_options.clientName.isEmpty()) {
+        // So that operators see whose connection it is (CLIENT LIST); a refusal changes nothing.
+        auto *pending = new Pending;
+        pending->owner = this;
+        pending->callback = [](const Reply &reply) {
+            if (reply.isError())
+                qCDebug(lcDistributedPromise).noquote()
+                    << "CLIENT SETNAME refused:" << QString::fromUtf8(reply.string);
+        };
+        send({ QByteArrayLiteral("CLIENT"), QByteArrayLiteral("SETNAME"),
+                 m_options.clientName + (m_mode == Mode::Subscriber ? ":subscriber" : "") },
+            pending);
+    }
     if (m_mode != Mode::Commands)
         return;
     for (const QByteArray &script : m_options.scripts) {

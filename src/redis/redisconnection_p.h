@@ -46,6 +46,9 @@ struct ConnectionOptions
     /*! Lua scripts loaded with SCRIPT LOAD on every connect, ahead of any other command, so that
         EVALSHA finds them even on a fresh or restarted server. Commands mode only. */
     QList<QByteArray> scripts;
+    /*! Sent with CLIENT SETNAME on every connect (":subscriber" appended for a subscriber
+        connection), so that CLIENT LIST says whose connection it is; empty sends nothing. */
+    QByteArray clientName;
 };
 
 struct Pending;

@@ -4,6 +4,7 @@
 
 #include "coretest.h"
 
+#include <QtCore/QMetaEnum>
 #include <QtCore/QRegularExpression>
 #include <QtTest/QSignalSpy>
 
@@ -26,6 +27,7 @@ private Q_SLOTS:
     void unsupportedArgument();
     void signalsWaitForTheEventLoop();
     void secondWrapKeepsTheFirstForCall();
+    void phases();
 
 private:
     QString key(const QString &name = QString()) const
@@ -234,6 +236,67 @@ void tst_DistributedPromiseObject::secondWrapKeepsTheFirstForCall()
     Recorder recorder(promise.get());
     QTRY_COMPARE(recorder.finished.count(), 1);
     QCOMPARE(promise->value(), QVariant(21));
+}
+
+void tst_DistributedPromiseObject::phases()
+{
+    // Where a call is, as a property with a change signal: checking the cache, running here,
+    // waiting for another process (named by its host:pid), taking over, done. Plain QFuture users
+    // read the same from the future's progress.
+    DistributedPromiseConfig config = configFor(m_server);
+    config.lockTimeout = 400ms;
+    DistributedPromiseWrapper holder(config);
+    DistributedPromiseWrapper waiter(config);
+    holder.wrap(key(), [] { return valueLater(300ms, 1); });
+    auto same = waiter.wrap(key(), [] { return 2; });
+    const auto phasesOf = [](DistributedPromise *promise) {
+        auto seen = std::make_shared<QStringList>();
+        QObject::connect(promise, &DistributedPromise::phaseChanged, promise, [promise, seen] {
+            seen->append(
+                QString::fromLatin1(
+                    QMetaEnum::fromType<DistributedPromise::Phase>().valueToKey(promise->phase()))
+                + QLatin1Char(' ') + promise->phaseText());
+        });
+        return seen;
+    };
+
+    std::unique_ptr<DistributedPromise> held(holder.call(key(), {}));
+    QCOMPARE(held->phase(), DistributedPromise::CheckingCache);
+    const auto heldPhases = phasesOf(held.get());
+    QTRY_COMPARE(held->phase(), DistributedPromise::RunningHere);
+    std::unique_ptr<DistributedPromise> waited(waiter.call(key(), {}));
+    const auto waitedPhases = phasesOf(waited.get());
+    QTRY_COMPARE(waited->phase(), DistributedPromise::WaitingForOther);
+    QVERIFY2(waited->phaseText().startsWith(QLatin1String("waiting for ")),
+        qPrintable(waited->phaseText()));
+    QVERIFY2(waited->phaseText().endsWith(
+                 QLatin1Char(':') + QString::number(QCoreApplication::applicationPid())),
+        qPrintable(waited->phaseText()));
+    QTRY_VERIFY(held->state() == DistributedPromise::Resolved
+        && waited->state() == DistributedPromise::Resolved);
+    QCOMPARE(*heldPhases,
+        QStringList({ QStringLiteral("RunningHere running here"), QStringLiteral("Done ") }));
+    QCOMPARE(waitedPhases->size(), 2);
+    QCOMPARE(waitedPhases->at(1), QStringLiteral("Done "));
+    QCOMPARE(waited->value().toInt(), 1);
+
+    // A holder that went away: the waiter takes over, and says from whom.
+    const QString lock = lockKey(key(QStringLiteral("-dead")), "[]");
+    QCOMPARE(m_server.cli({ QStringLiteral("SET"), lock, QStringLiteral("f00.1@gone-host:42"),
+                 QStringLiteral("PX"), QStringLiteral("300") }),
+        QByteArray("OK"));
+    auto orphan = waiter.wrap(key(QStringLiteral("-dead")), [] { return 3; });
+    const QFuture<int> future = orphan();
+    std::unique_ptr<DistributedPromise> takingOver(waiter.call(key(QStringLiteral("-dead")), {}));
+    const auto takeoverPhases = phasesOf(takingOver.get());
+    QTRY_COMPARE(takingOver->state(), DistributedPromise::Resolved);
+    QCOMPARE(*takeoverPhases,
+        QStringList({ QStringLiteral("WaitingForOther waiting for gone-host:42"),
+            QStringLiteral("TakingOver taking over from gone-host:42"), QStringLiteral("Done ") }));
+    // The same steps as the future's progress.
+    QTRY_VERIFY(future.isFinished());
+    QCOMPARE(future.progressValue(), int(DistributedPromise::TakingOver));
+    QCOMPARE(future.progressText(), QStringLiteral("taking over from gone-host:42"));
 }
 
 QTEST_GUILESS_MAIN(tst_DistributedPromiseObject)

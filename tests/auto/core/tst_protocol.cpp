@@ -34,6 +34,7 @@ private Q_SLOTS:
     void badConfiguration_data();
     void badConfiguration();
     void emptyWrapKey();
+    void connectionsAreNamedAndOpenedWhenNeeded();
 
 private:
     QString key(const QString &name = QString()) const
@@ -471,6 +472,43 @@ void tst_Protocol::emptyWrapKey()
     std::unique_ptr<DistributedPromise> promise(wrapper.call(QString(), {}));
     QTRY_VERIFY(promise->future().isFinished());
     QCOMPARE(codeOf(promise->future()), QStringLiteral("InvalidArgument"));
+}
+
+void tst_Protocol::connectionsAreNamedAndOpenedWhenNeeded()
+{
+    // A wrapper opens its command connection at once, its subscriber connection when it first
+    // waits, and its lease keeper's when it first holds a lock; CLIENT LIST names each.
+    DistributedPromiseConfig config = configFor(m_server);
+    config.keyPrefix = QStringLiteral("named");
+    const QString pid = QString::number(QCoreApplication::applicationPid());
+    const auto names = [this] {
+        QStringList found;
+        const QByteArrayList lines
+            = m_server.cli({ QStringLiteral("CLIENT"), QStringLiteral("LIST") }).split('\n');
+        for (const QByteArray &line : lines) {
+            const qsizetype at = line.indexOf(" name=");
+            if (at >= 0)
+                found.append(
+                    QString::fromUtf8(line.mid(at + 6, line.indexOf(' ', at + 6) - at - 6)));
+        }
+        found.removeAll(QString());
+        found.sort();
+        return found;
+    };
+    DistributedPromiseWrapper holder(config);
+    QTRY_COMPARE(names(), QStringList { QStringLiteral("named:%1:commands").arg(pid) });
+    auto slow = holder.wrap(
+        QStringLiteral("job"), [] { return valueLater(std::chrono::milliseconds(300), 1); });
+    const QFuture<int> held = slow();
+    QTRY_COMPARE(names(),
+        QStringList({ QStringLiteral("named:%1:commands").arg(pid),
+            QStringLiteral("named:%1:lease").arg(pid) }));
+    DistributedPromiseWrapper waiter(config);
+    auto same = waiter.wrap(QStringLiteral("job"), [] { return 2; });
+    const QFuture<int> waited = same();
+    QTRY_VERIFY(names().contains(QStringLiteral("named:%1:commands:subscriber").arg(pid)));
+    QTRY_VERIFY(held.isFinished() && waited.isFinished());
+    QCOMPARE(waited.result(), 1);
 }
 
 QTEST_GUILESS_MAIN(tst_Protocol)
