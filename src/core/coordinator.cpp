@@ -151,6 +151,8 @@ Coordinator::Coordinator(
                 << "Redis at" << m_client->displayName() << "is back";
         m_outageWarned = false;
         checkServer();
+        for (const auto &[keys, token] : std::exchange(m_unanswered, {}))
+            releaseLock(keys, token);
         Q_EMIT connectedChanged(true);
         recheckWaiters();
     });
@@ -503,6 +505,8 @@ void Coordinator::acquire(Flight *flight)
     m_client->eval(m_acquire, { flight->keys.data, flight->keys.lock, flight->keys.channel },
         { flight->token, m_leaseMs, checkCache, flight->awaited },
         [this, id = flight->id, keys = flight->keys, token = flight->token](const Reply &reply) {
+            if (reply.isFailure())
+                releaseUnanswered(keys, token);
             Flight *current = find(id);
             if (!current) {
                 // The flight ended (its outcome arrived on the channel, its callers left) while
@@ -833,6 +837,25 @@ void Coordinator::releaseLock(const DistributedPromiseProtocol::Keys &keys, cons
     m_client->eval(m_release, { keys.lock },
         { token, keys.channel, m_publish, DistributedPromiseProtocol::abandonedMessage },
         [](const Reply &) {});
+}
+
+void Coordinator::releaseUnanswered(
+    const DistributedPromiseProtocol::Keys &keys, const QByteArray &token)
+{
+    // The script may have run and taken the lock before its reply was lost (a reply delayed past
+    // commandTimeout, a server paused with the script in its socket): a lock nobody works for,
+    // which would make every caller wait a lease. Given back by token (a no-op if not taken),
+    // decided from the event loop: a reply lost with its connection fails while that connection
+    // is still being torn down.
+    QMetaObject::invokeMethod(
+        this,
+        [this, keys, token] {
+            if (m_client->isConnected())
+                releaseLock(keys, token);
+            else
+                m_unanswered.push_back({ keys, token });
+        },
+        Qt::QueuedConnection);
 }
 
 void Coordinator::checkServer()

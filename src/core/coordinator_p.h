@@ -148,6 +148,8 @@ private:
     void onLeaseEvent(quint64 id, LeaseKeeper::Event event);
     /*! Gives the lock taken with \a token back and tells the waiters to try at once. */
     void releaseLock(const DistributedPromiseProtocol::Keys &keys, const QByteArray &token);
+    /*! The same for a lock script whose reply was lost (it may have run): now, or on reconnect. */
+    void releaseUnanswered(const DistributedPromiseProtocol::Keys &keys, const QByteArray &token);
     /*! Reads what the server allows (publishing, eviction) once per connect, and says so. */
     void checkServer();
     /*! Ends every flight: locks held are given back, callers get Cancelled (with \a reason),
@@ -190,6 +192,8 @@ private:
     bool m_everConnected = false;
     bool m_outageWarned = false;
     bool m_cannotPublish = false; // the Redis user may not publish: waiters poll
+    // Lock scripts whose reply was lost while disconnected: released by token on reconnect.
+    std::vector<std::pair<DistributedPromiseProtocol::Keys, QByteArray>> m_unanswered;
     AtomicStats m_stats;
     QTimer m_sweepTimer;
 };

@@ -477,11 +477,15 @@ return -1
 // "token envelope" there for record ms (errors, ttl 0: what a waiter that missed the message
 // finds); unlocks; publishes; returns {1, write error or "", publish error or ""}. A lock that
 // ran out does not stop the finish, unless a value is cached meanwhile (a newer holder took over
-// and finished: its value stands). PUBLISH is SPUBLISH on a cluster.
+// and finished: its value stands; the very envelope cached means this finish ran already and
+// its reply was lost: done). PUBLISH is SPUBLISH on a cluster.
 const QByteArray finishScript = QByteArrayLiteral(R"lua(
 local holder = redis.pcall('GET', KEYS[2])
 if type(holder) == 'string' and holder ~= ARGV[1] then return {0} end
-if not holder and redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+if not holder and redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.pcall('GET', KEYS[1]) == ARGV[2] then return {1, '', ''} end
+  return {0}
+end
 local written = true
 if ARGV[4] == '1' and tonumber(ARGV[3]) > 0 then
   written = redis.pcall('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])

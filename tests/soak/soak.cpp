@@ -3,9 +3,14 @@
 // private redis-server for a while (default 40 s; --seconds N or SOAK_SECONDS=N), with short
 // ttl and lease so that identities expire and are recomputed all the time, random work times and
 // random failures. Meanwhile the controller SIGKILLs a process that is running the work a few
-// times (and starts a replacement), freezes one with SIGSTOP past its lease (then SIGCONT), and
-// restarts redis-server once. Every worker logs every execution and every call (see
-// soakworker.cpp); at the end the logs are checked.
+// times (and starts a replacement), freezes one with SIGSTOP past its lease (then SIGCONT),
+// restarts redis-server once without persistence and once with it (a LOADING restart: the data
+// is saved, and loading it answers -LOADING for a while). The workers reach Redis through a
+// FaultProxy, which, every 40 s of the run, cuts every connection once, delays the command
+// connections' replies past commandTimeout for a second, and black-holes the subscriber
+// connections for 1.5 s; and Redis runs out of memory (maxmemory below its use, noeviction) for
+// 1.5 s. Every worker logs every execution and every call (see soakworker.cpp); at the end the
+// logs are checked.
 //
 // What "per identity and cache window, the work ran once" means here
 // -------------------------------------------------------------------
@@ -21,12 +26,13 @@
 //          or "after its lease was lost"; with a 600 ms lease on a busy 2-core machine a
 //          process can be starved past its lease, and the protocol then lets a waiter take over:
 //          that is a takeover, and the old holder must not publish),
-//        - one of them ran while Redis was away (the restart window, or the process's own
-//          disconnected interval): RunLocally runs the work in each process, and a restarted
-//          server has lost the lock,
+//        - one of them ran while Redis was away (a restart window, a proxy fault's window, or
+//          the process's own disconnected interval): RunLocally runs the work in each process,
+//          and a restarted server has lost the lock,
 //        - one of them was cut by SIGKILL (its interval ends at the kill).
 //  (2) Once per cache window: no execution of X starts inside a cache window of X, i.e. for a
-//      successful E that was cached (not local, no lost lease, no failed publish), no other
+//      successful E that was cached (not local, no lost lease, no failed publish, no failed
+//      cache write: out of memory), no other
 //      execution E2 of X has s(E2) in [d(E), e(E) + ttl), unless Redis was restarted between
 //      e(E) and s(E2) (the cache went with it) or E2 ran without Redis. The lock script looks at
 //      the cache before it takes the lock, so inside the window nobody can win the lock; an
@@ -52,6 +58,7 @@
 // an explanation), started inside another's cache window (with an explanation), or ran again
 // because the holder was killed.
 
+#include "faultproxy.h"
 #include "redisserver.h"
 
 #include <QtCore/QCommandLineParser>
@@ -105,6 +112,7 @@ struct Settings
     int lockMs = 600;
     int kills = 3;
     int freezes = 1;
+    int commandTimeoutMs = 500;
     quint32 seed = 0;
     bool keepLogs = false;
 };
@@ -148,6 +156,7 @@ struct Execution
     bool local = false; // ran while its process had no Redis
     bool lostLease = false;
     bool publishFailed = false;
+    bool notCached = false; // its finish could not write the cache (out of memory)
     bool remoteCallers = false;
     qint64 flightBegan = -1; // a lower bound of when its process asked for the lock
 };
@@ -240,6 +249,11 @@ public:
             out(QStringLiteral("soak: %1").arg(m_server.errorString()));
             return 2;
         }
+        m_proxy = std::make_unique<DistributedPromiseTest::FaultProxy>(m_server.port());
+        if (!m_proxy->start()) {
+            out(QStringLiteral("soak: fault proxy: %1").arg(m_proxy->errorString()));
+            return 2;
+        }
         m_random.seed(m_settings.seed);
         const qint64 startUs = nowUs();
         m_untilUs = startUs + qint64(m_settings.seconds) * 1000000;
@@ -262,7 +276,43 @@ public:
             QTimer::singleShot(int(m_settings.seconds * 1000 * killAt[i]), Qt::PreciseTimer, this,
                 [this] { killAHolder(QDeadlineTimer(3000)); });
         QTimer::singleShot(int(m_settings.seconds * 1000 * 0.55), Qt::PreciseTimer, this,
-            [this] { restartRedis(); });
+            [this] { restartRedis(false); });
+        QTimer::singleShot(int(m_settings.seconds * 1000 * 0.85), Qt::PreciseTimer, this,
+            [this] { restartRedis(true); });
+        // Network faults and an out-of-memory window, every 40 s of the run.
+        for (int cycle = 0; cycle * 40 < m_settings.seconds; ++cycle) {
+            const int base = cycle * 40000;
+            const int span = std::min(40, m_settings.seconds - cycle * 40) * 1000;
+            QTimer::singleShot(base + span * 12 / 100, Qt::PreciseTimer, this, [this] {
+                const qint64 from = nowUs();
+                const int cut = m_proxy->cut();
+                endOutage(from, QStringLiteral("cut %1 connections").arg(cut));
+            });
+            QTimer::singleShot(base + span * 33 / 100, Qt::PreciseTimer, this, [this] {
+                const qint64 from = nowUs();
+                const auto commands = DistributedPromiseTest::FaultProxy::Target::commands();
+                m_proxy->setDelay(m_settings.commandTimeoutMs + 200, commands);
+                QTimer::singleShot(1000, this, [this, from, commands] {
+                    m_proxy->setDelay(0, commands);
+                    endOutage(from,
+                        QStringLiteral("command replies delayed by %1 ms for 1 s")
+                            .arg(m_settings.commandTimeoutMs + 200));
+                });
+            });
+            QTimer::singleShot(base + span * 47 / 100, Qt::PreciseTimer, this, [this] {
+                const qint64 from = nowUs();
+                const auto subscribers = DistributedPromiseTest::FaultProxy::Target::subscriber();
+                m_proxy->setBlackhole(
+                    DistributedPromiseTest::FaultProxy::Direction::Down, subscribers);
+                QTimer::singleShot(1500, this, [this, from, subscribers] {
+                    m_proxy->setBlackhole(
+                        DistributedPromiseTest::FaultProxy::Direction::Down, subscribers, false);
+                    endOutage(from, QStringLiteral("subscriber connections black-holed for 1.5 s"));
+                });
+            });
+            QTimer::singleShot(
+                base + span * 65 / 100, Qt::PreciseTimer, this, [this] { outOfMemory(); });
+        }
         const double freezeAt[] = { 0.3, 0.9, 0.1 };
         for (int i = 0; i < std::min<int>(m_settings.freezes, int(std::size(freezeAt))); ++i)
             QTimer::singleShot(int(m_settings.seconds * 1000 * freezeAt[i]), Qt::PreciseTimer, this,
@@ -327,14 +377,15 @@ private:
         // A worker never outlives the controller (SIGKILL when it dies).
         w.process->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
         w.process->start(QStringLiteral(SOAKWORKER_PATH),
-            { QStringLiteral("--url"), m_server.url().toString(), QStringLiteral("--prefix"),
+            { QStringLiteral("--url"), m_proxy->url().toString(), QStringLiteral("--prefix"),
                 QStringLiteral("soak"), QStringLiteral("--log"), w.logPath,
                 QStringLiteral("--until-ms"), QString::number(m_untilUs / 1000),
                 QStringLiteral("--seed"), QString::number(m_settings.seed + 1 + quint32(w.index)),
                 QStringLiteral("--pool"), QString::number(m_settings.pool),
                 QStringLiteral("--ttl-ms"), QString::number(m_settings.ttlMs),
                 QStringLiteral("--lock-ms"), QString::number(m_settings.lockMs),
-                QStringLiteral("--unavailable"),
+                QStringLiteral("--command-timeout-ms"),
+                QString::number(m_settings.commandTimeoutMs), QStringLiteral("--unavailable"),
                 failMode ? QStringLiteral("fail") : QStringLiteral("local") });
         if (!w.process->waitForStarted(10000)) {
             out(QStringLiteral("soak: cannot start %1: %2")
@@ -447,21 +498,74 @@ private:
         });
     }
 
-    void restartRedis()
+    /*! Stops redis-server and starts it again 300 ms later; \a keepData saves the data first,
+        so the restarted server loads it (answering -LOADING meanwhile) and keeps locks and
+        values. */
+    void restartRedis(bool keepData)
     {
-        m_restart.from = nowUs();
+        Restart restart;
+        restart.keepsData = keepData;
+        restart.window.from = nowUs();
+        if (keepData) {
+            fill();
+            m_server.cli({ QStringLiteral("SAVE") });
+        }
         m_server.stop();
-        m_stoppedAt = nowUs();
-        out(QStringLiteral("soak: stopped redis-server"));
-        QTimer::singleShot(300, this, [this] {
+        restart.stoppedAt = nowUs();
+        out(QStringLiteral("soak: stopped redis-server%1")
+                .arg(keepData ? QStringLiteral(" (data saved)") : QString()));
+        m_restarts.push_back(restart);
+        const size_t index = m_restarts.size() - 1;
+        QTimer::singleShot(300, this, [this, index] {
+            Restart &r = m_restarts[index];
             if (!m_server.restart())
                 out(QStringLiteral("soak: could not restart redis-server: %1")
                         .arg(m_server.errorString()));
-            m_restartedAt = nowUs();
-            ++m_restarts;
-            out(QStringLiteral("soak: restarted redis-server after %1 ms")
-                    .arg((m_restartedAt - m_restart.from) / 1000));
+            // restart() returns once the server answers PING: the data is loaded.
+            r.restartedAt = nowUs();
+            out(QStringLiteral("soak: restarted redis-server after %1 ms%2")
+                    .arg((r.restartedAt - r.window.from) / 1000)
+                    .arg(r.keepsData ? QStringLiteral(", data loaded") : QString()));
         });
+    }
+
+    /*! 2000 values of 1000 bytes: enough to put Redis over maxmemory at half its use, and for
+        a restart with data to answer -LOADING for a while (key-load-delay). */
+    void fill()
+    {
+        m_server.cli({ QStringLiteral("DEBUG"), QStringLiteral("POPULATE"), QStringLiteral("2000"),
+            QStringLiteral("fill"), QStringLiteral("1000") });
+    }
+
+    /*! Redis out of memory (maxmemory at half its use, noeviction) for 1.5 s. */
+    void outOfMemory()
+    {
+        if (!m_server.isRunning())
+            return;
+        fill();
+        const QByteArray memory
+            = m_server.cli({ QStringLiteral("INFO"), QStringLiteral("memory") });
+        const qsizetype at = memory.indexOf("used_memory:");
+        if (at < 0)
+            return;
+        const qint64 used = memory.mid(at + 12, memory.indexOf('\n', at) - at - 12).toLongLong();
+        m_server.cli({ QStringLiteral("CONFIG"), QStringLiteral("SET"), QStringLiteral("maxmemory"),
+            QString::number(used / 2) });
+        const qint64 from = nowUs();
+        QTimer::singleShot(1500, this, [this, from] {
+            m_server.cli({ QStringLiteral("CONFIG"), QStringLiteral("SET"),
+                QStringLiteral("maxmemory"), QStringLiteral("0") });
+            m_oomWindows.push_back({ from, nowUs() });
+            out(QStringLiteral("soak: out of memory for %1 ms").arg((nowUs() - from) / 1000));
+        });
+    }
+
+    /*! A proxy fault that began at \a from is over: Redis counts as away for its processes
+        until then, plus commandTimeout and reconnecting. */
+    void endOutage(qint64 from, const QString &what)
+    {
+        m_outages.push_back({ from, nowUs() + qint64(m_settings.commandTimeoutMs + 1500) * 1000 });
+        out(QStringLiteral("soak: %1").arg(what));
     }
 
     void sample()
@@ -500,17 +604,28 @@ private:
 
     const Settings m_settings;
     QTemporaryDir m_dir { QDir::tempPath() + QStringLiteral("/dpsoak-XXXXXX") };
-    RedisServer m_server;
+    RedisServer m_server { RedisServer::Transport::Tcp,
+        { QStringLiteral("--enable-debug-command"), QStringLiteral("yes"),
+            QStringLiteral("--maxmemory-policy"), QStringLiteral("noeviction"),
+            QStringLiteral("--loading-process-events-interval-bytes"), QStringLiteral("1024"),
+            QStringLiteral("--key-load-delay"), QStringLiteral("300") } };
     QRandomGenerator m_random;
     std::vector<Worker> m_workers;
     qint64 m_untilUs = 0;
     int m_kills = 0;
     int m_freezes = 0;
-    int m_restarts = 0;
+    struct Restart
+    {
+        Interval window; // from the stop until every process alive then had reconnected
+        qint64 stoppedAt = -1;
+        qint64 restartedAt = -1;
+        bool keepsData = false;
+    };
+    std::vector<Restart> m_restarts;
+    std::vector<Interval> m_outages; // proxy faults, with the time to notice and reconnect
+    std::vector<Interval> m_oomWindows;
+    std::unique_ptr<DistributedPromiseTest::FaultProxy> m_proxy;
     int m_startFailures = 0;
-    Interval m_restart;
-    qint64 m_stoppedAt = -1;
-    qint64 m_restartedAt = -1;
     bool m_hung = false;
     QTimer m_doneCheck;
     QTimer m_sampleTimer;
@@ -610,19 +725,26 @@ int Soak::analyse(qint64 startUs)
             log.offline.append({ offlineSince, w.killedAt >= 0 ? w.killedAt : nowUs() });
     }
 
-    // The restart window: from the stop until every process alive then had reconnected.
-    m_restart.to = m_restartedAt;
-    for (const Worker &w : m_workers) {
-        for (const Interval &off : logs[size_t(w.index)].offline) {
-            if (off.intersects(m_restart.from, m_restartedAt))
-                m_restart.to = std::max(m_restart.to, off.to);
+    // The restart windows: from the stop until every process alive then had reconnected. Redis
+    // counts as away during them and during the proxy faults' windows.
+    for (Restart &r : m_restarts) {
+        r.window.to = r.restartedAt >= 0 ? r.restartedAt : nowUs();
+        for (const Worker &w : m_workers) {
+            for (const Interval &off : logs[size_t(w.index)].offline) {
+                if (off.intersects(r.window.from, r.restartedAt))
+                    r.window.to = std::max(r.window.to, off.to);
+            }
         }
     }
-    if (m_restarts == 0)
-        m_restart = Interval { -1, -2 };
+    const auto awayBetween = [&](qint64 a, qint64 b) {
+        return std::any_of(m_restarts.cbegin(), m_restarts.cend(),
+                   [&](const Restart &r) { return r.window.intersects(a, b); })
+            || std::any_of(m_outages.cbegin(), m_outages.cend(),
+                [&](const Interval &i) { return i.intersects(a, b); });
+    };
 
     const auto offlineAt = [&](int worker, qint64 t) {
-        if (m_restart.contains(t))
+        if (awayBetween(t, t))
             return true;
         const auto &offline = logs[size_t(worker)].offline;
         return std::any_of(
@@ -729,6 +851,7 @@ int Soak::analyse(qint64 startUs)
         e.lostLease = warned(
             e.worker, e.identity, e.start, to, { "lost the lock of", "after its lease was lost" });
         e.publishFailed = warned(e.worker, e.identity, e.start, to, { "could not publish" });
+        e.notCached = warned(e.worker, e.identity, e.start, to, { "could not cache" });
     }
 
     // (3) Outcomes: every caller got exactly what its execution produced.
@@ -741,7 +864,7 @@ int Soak::analyse(qint64 startUs)
         if (!c.ok && c.code == QLatin1String("ConnectionFailed")) {
             ++connectionFailed;
             const bool duringOutage = logs[size_t(c.worker)].failMode
-                && (m_restart.intersects(c.start, c.end)
+                && (awayBetween(c.start, c.end)
                     || std::any_of(logs[size_t(c.worker)].offline.cbegin(),
                         logs[size_t(c.worker)].offline.cend(),
                         [&c](const Interval &i) { return i.intersects(c.start, c.end); }));
@@ -858,8 +981,8 @@ int Soak::analyse(qint64 startUs)
                         // A takeover: b can only have taken the lock once a's lease ran out,
                         // at least lockTimeout after a's process asked for it.
                         ++overlapsByLease;
-                    else if (a.local || b.local || m_restart.intersects(a.start, a.end)
-                        || m_restart.intersects(b.start, b.end))
+                    else if (a.local || b.local || awayBetween(a.start, a.end)
+                        || awayBetween(b.start, b.end))
                         ++overlapsByOutage;
                     else
                         violation(QStringLiteral("%1: executions %2 [%3, %4] and %5 [%6, %7] "
@@ -869,14 +992,16 @@ int Soak::analyse(qint64 startUs)
                 }
                 // (2) b starts inside a's cache window.
                 const bool cached = a.ok && !a.cut && !a.local && !a.lostLease && !a.publishFailed
-                    && a.firstLocalDone >= 0;
+                    && !a.notCached && a.firstLocalDone >= 0;
                 const qint64 windowEnd = a.end + qint64(m_settings.ttlMs) * 1000 - 5000;
                 if (cached && b.start >= a.firstLocalDone && b.start < windowEnd) {
                     duplicates.insert(b.id);
                     // The restart wiped the cache: it began before b started, and a had
                     // written its value before the server was gone (stop() returns then).
-                    const bool restartedBetween
-                        = m_restarts > 0 && m_restart.from <= b.start && a.end <= m_stoppedAt;
+                    const bool restartedBetween = std::any_of(
+                        m_restarts.cbegin(), m_restarts.cend(), [&](const Restart &r) {
+                            return r.window.from <= b.start && a.end <= r.stoppedAt;
+                        });
                     if (restartedBetween || b.local)
                         ++inWindowByOutage;
                     else
@@ -911,8 +1036,9 @@ int Soak::analyse(qint64 startUs)
         violation(QStringLiteral("%1 unreadable entries or messages were seen").arg(unreadable));
     if (m_startFailures > 0)
         violation(QStringLiteral("%1 workers could not be started").arg(m_startFailures));
-    if (m_restarts != 1)
-        violation(QStringLiteral("redis-server was restarted %1 times, not once").arg(m_restarts));
+    if (m_restarts.size() != 2)
+        violation(QStringLiteral("redis-server was restarted %1 times, not twice")
+                      .arg(m_restarts.size()));
 
     // Figures.
     qint64 takeovers = 0, lostLeases = 0, localRuns = 0, reconnects = 0, hits = 0, won = 0,
@@ -965,10 +1091,18 @@ int Soak::analyse(qint64 startUs)
             .arg(m_workers.size())
             .arg(m_kills)
             .arg(m_freezes));
-    out(QStringLiteral("  redis restarts    %1 (stopping from %2 ms, gone at %3 ms, up again at "
-                       "%4 ms, every process back at %5 ms)")
-            .arg(m_restarts)
-            .arg(ms(m_restart.from), ms(m_stoppedAt), ms(m_restartedAt), ms(m_restart.to)));
+    for (const Restart &r : m_restarts)
+        out(QStringLiteral("  redis restart     %1: stopping from %2 ms, gone at %3 ms, up again "
+                           "at %4 ms, every process back at %5 ms")
+                .arg(r.keepsData ? QStringLiteral("with data (LOADING)")
+                                 : QStringLiteral("without persistence"))
+                .arg(ms(r.window.from), ms(r.stoppedAt), ms(r.restartedAt), ms(r.window.to)));
+    out(QStringLiteral("  proxy faults      %1 (cut, delayed replies, black-holed subscribers); %2 "
+                       "out-of-memory windows, %3 executions not cached for it")
+            .arg(m_outages.size())
+            .arg(m_oomWindows.size())
+            .arg(std::count_if(executions.cbegin(), executions.cend(),
+                [](const auto &entry) { return entry.second.notCached; })));
     out(QStringLiteral("  calls             %1: %2 finished, %3 unfinished, %4 died with a killed "
                        "worker; %5 WorkFailed, %6 ConnectionFailed")
             .arg(calls.size())

@@ -109,6 +109,7 @@ int main(int argc, char **argv)
     const QCommandLineOption inFlight = option("in-flight", "n", "3");
     const QCommandLineOption gapMax = option("gap-max-ms", "ms", "40");
     const QCommandLineOption unavailable = option("unavailable", "local|fail", "local");
+    const QCommandLineOption commandTimeoutMs = option("command-timeout-ms", "ms", "5000");
     parser.process(app);
 
     g_logFd = ::open(QFile::encodeName(parser.value(logFile)).constData(),
@@ -126,6 +127,7 @@ int main(int argc, char **argv)
     config.keyPrefix = parser.value(prefix);
     config.ttl = std::chrono::milliseconds(parser.value(ttlMs).toLongLong());
     config.lockTimeout = std::chrono::milliseconds(parser.value(lockMs).toLongLong());
+    config.commandTimeout = std::chrono::milliseconds(parser.value(commandTimeoutMs).toLongLong());
     config.whenRedisUnavailable
         = failMode ? DistributedPromiseConfig::Fail : DistributedPromiseConfig::RunLocally;
     DistributedPromiseWrapper wrapper(config);

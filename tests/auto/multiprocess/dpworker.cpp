@@ -9,7 +9,10 @@
 // whenRedisUnavailable (default fail); --sync-work blocks the thread for the work time instead of
 // returning a future (the event loop stands still meanwhile); --quit-after-ms quits the
 // application that long after the work started (a window closed while it works), printing
-// QUIT and the codes of what the callers got.
+// QUIT and the codes of what the callers got. --command-timeout-ms sets commandTimeout. A "DONE"
+// line on stdin ends the work in progress at once (a test decides when the finish goes out), and
+// any later work then takes 50 ms instead of --work-ms. --linger-ms keeps the process (and its
+// connections) alive that long after RESULT, as a long-lived application would be.
 
 #include <DistributedPromise>
 
@@ -25,7 +28,10 @@
 #include <QtCore/QTimer>
 
 #include <cstdio>
+#include <functional>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 namespace {
 void say(const QByteArray &line)
@@ -67,8 +73,12 @@ int main(int argc, char **argv)
         QStringLiteral("sync-work"), QStringLiteral("block the thread for the work time"));
     const QCommandLineOption quitAfter(QStringLiteral("quit-after-ms"),
         QStringLiteral("quit this long after the work started"), QStringLiteral("ms"));
+    const QCommandLineOption commandTimeoutMs(QStringLiteral("command-timeout-ms"),
+        QStringLiteral("commandTimeout"), QStringLiteral("ms"));
+    const QCommandLineOption lingerMs(QStringLiteral("linger-ms"),
+        QStringLiteral("stay this long after RESULT"), QStringLiteral("ms"), QStringLiteral("0"));
     parser.addOptions({ url, prefix, arg, calls, workMs, lockMs, ttlMs, fail, noGo, valuePid,
-        unavailable, syncWork, quitAfter });
+        unavailable, syncWork, quitAfter, commandTimeoutMs, lingerMs });
     parser.process(app);
 
     DistributedPromiseConfig config;
@@ -79,6 +89,8 @@ int main(int argc, char **argv)
     config.whenRedisUnavailable = parser.value(unavailable) == QLatin1String("local")
         ? DistributedPromiseConfig::RunLocally
         : DistributedPromiseConfig::Fail;
+    if (parser.isSet(commandTimeoutMs))
+        config.commandTimeout = std::chrono::milliseconds(parser.value(commandTimeoutMs).toInt());
     DistributedPromiseWrapper wrapper(config);
 
     int executions = 0;
@@ -89,6 +101,9 @@ int main(int argc, char **argv)
         : QString();
     const bool blocking = parser.isSet(syncWork);
     const int quitMs = parser.isSet(quitAfter) ? parser.value(quitAfter).toInt() : -1;
+    // Work in progress that a "DONE" line ends at once; after that line, work takes 50 ms.
+    std::vector<std::function<void()>> endWork;
+    bool released = false;
     auto slow = wrapper.wrap(QStringLiteral("slow"), [&](const QString &a) {
         ++executions;
         say("WORKING");
@@ -106,14 +121,18 @@ int main(int argc, char **argv)
         }
         auto promise = std::make_shared<QPromise<QString>>();
         promise->start();
-        QTimer::singleShot(work, &app, [promise, a, failure, valueSuffix] {
+        const auto end = [promise, a, failure, valueSuffix] {
+            if (promise->future().isFinished())
+                return;
             if (failure.isEmpty())
                 promise->addResult(QStringLiteral("value-of-") + a + valueSuffix);
             else
                 promise->setException(
                     DistributedPromiseError(DistributedPromiseError::WorkFailed, failure));
             promise->finish();
-        });
+        };
+        endWork.push_back(end);
+        QTimer::singleShot(released ? 50 : work, &app, end);
         return promise->future();
     });
 
@@ -158,27 +177,47 @@ int main(int argc, char **argv)
                         { QStringLiteral("pid"), QCoreApplication::applicationPid() },
                     };
                     say("RESULT " + QJsonDocument(summary).toJson(QJsonDocument::Compact));
-                    app.quit();
+                    QTimer::singleShot(
+                        parser.value(lingerMs).toInt(), &app, &QCoreApplication::quit);
                 });
         }
     };
 
     QSocketNotifier stdinNotifier(STDIN_FILENO, QSocketNotifier::Read);
     stdinNotifier.setEnabled(false);
+    bool started = false;
+    QByteArray input;
     QObject::connect(&stdinNotifier, &QSocketNotifier::activated, &app, [&] {
         char buffer[64];
-        if (::read(STDIN_FILENO, buffer, sizeof buffer) < 0)
-            qWarning("cannot read stdin");
-        stdinNotifier.setEnabled(false);
-        start();
+        const ssize_t got = ::read(STDIN_FILENO, buffer, sizeof buffer);
+        if (got <= 0) {
+            if (got < 0)
+                qWarning("cannot read stdin");
+            stdinNotifier.setEnabled(false);
+            return;
+        }
+        input.append(buffer, got);
+        for (qsizetype eol = input.indexOf('\n'); eol >= 0; eol = input.indexOf('\n')) {
+            const QByteArray line = input.left(eol).trimmed();
+            input.remove(0, eol + 1);
+            if (line == "DONE") {
+                released = true;
+                for (const auto &end : std::exchange(endWork, {}))
+                    end();
+            } else if (!started) {
+                started = true;
+                start();
+            }
+        }
     });
     const auto ready = [&] {
+        stdinNotifier.setEnabled(true); // GO, and DONE
         if (parser.isSet(noGo)) {
+            started = true;
             start();
             return;
         }
         say("READY");
-        stdinNotifier.setEnabled(true);
     };
     if (wrapper.isConnected())
         ready();
