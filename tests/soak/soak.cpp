@@ -725,10 +725,16 @@ int Soak::analyse(qint64 startUs)
             log.offline.append({ offlineSince, w.killedAt >= 0 ? w.killedAt : nowUs() });
     }
 
-    // The restart windows: from the stop until every process alive then had reconnected. Redis
+    // The restart windows: from the stop until every process alive then had reconnected (and,
+    // for a restart that loads data, until a command refused with LOADING has given up). Redis
     // counts as away during them and during the proxy faults' windows.
     for (Restart &r : m_restarts) {
         r.window.to = r.restartedAt >= 0 ? r.restartedAt : nowUs();
+        // A command answered -LOADING is retried until commandTimeout after it was first sent,
+        // then counts as Redis away (a local run): such decisions come up to commandTimeout after
+        // the data is loaded.
+        if (r.keepsData && r.restartedAt >= 0)
+            r.window.to = r.restartedAt + qint64(m_settings.commandTimeoutMs + 200) * 1000;
         for (const Worker &w : m_workers) {
             for (const Interval &off : logs[size_t(w.index)].offline) {
                 if (off.intersects(r.window.from, r.restartedAt))

@@ -24,6 +24,7 @@ private Q_SLOTS:
     void workPastMaxWorkTimeFailsEveryCaller();
     void callFromInsideItsOwnWorkFails();
     void cycleThroughAnotherWorkFails();
+    void timeoutSaysWhatHappensToTheWork();
 
 private:
     QString key(const char *name = "") const
@@ -157,6 +158,31 @@ void tst_AbandonedWork::cycleThroughAnotherWorkFails()
     QCOMPARE(fine.result(), 6);
     QVERIFY(!keyExists(m_server, lockKey(key("-a"), "[1]")));
     QVERIFY(!keyExists(m_server, lockKey(key("-b"), "[1]")));
+}
+
+void tst_AbandonedWork::timeoutSaysWhatHappensToTheWork()
+{
+    // A caller that gives up is told the truth about the work: it goes on here, or in another
+    // process, and the message never claims it goes on where nobody runs it.
+    DistributedPromiseConfig config = configFor(m_server);
+    DistributedPromiseWrapper holder(config);
+    DistributedPromiseWrapper waiter(config);
+    auto slow = holder.wrap(
+        DistributedPromiseWrapOptions { key(), 100ms }, [] { return valueLater(600ms, 1); });
+    auto same = waiter.wrap(DistributedPromiseWrapOptions { key(), 100ms }, [] { return 2; });
+    const QFuture<int> here = slow();
+    QTRY_VERIFY(keyExists(m_server, lockKey(key(), "[]")));
+    const QFuture<int> elsewhere = same();
+    QTRY_VERIFY(here.isFinished() && elsewhere.isFinished());
+    QCOMPARE(codeOf(here), QStringLiteral("Timeout"));
+    QCOMPARE(codeOf(elsewhere), QStringLiteral("Timeout"));
+    QVERIFY2(messageOf(here).contains(QLatin1String("the work goes on in this process")),
+        qPrintable(messageOf(here)));
+    QVERIFY2(messageOf(elsewhere).contains(QLatin1String("another process is still working")),
+        qPrintable(messageOf(elsewhere)));
+    // The holder's work was paid for: it finishes and is cached for the next caller.
+    QTRY_VERIFY_WITH_TIMEOUT(keyExists(m_server, dataKey(key(), "[]")), 3000);
+    QVERIFY(!keyExists(m_server, lockKey(key(), "[]")));
 }
 
 QTEST_GUILESS_MAIN(tst_AbandonedWork)
