@@ -22,10 +22,12 @@
 //
 //  (1) Mutual exclusion: two executions of X never overlap in time, [s(E1), e(E1)] and
 //      [s(E2), e(E2)] are disjoint, unless one of these explains it:
-//        - the earlier one lost its lease while working (its process logged "lost the lock of X"
-//          or "after its lease was lost"; with a 600 ms lease on a busy 2-core machine a
-//          process can be starved past its lease, and the protocol then lets a waiter take over:
-//          that is a takeover, and the old holder must not publish),
+//        - the earlier one lost its lease while working (its process logged "lost the lock of X",
+//          "after its lease was lost" or "the lease of X ran out before a renewal"; with a 600 ms
+//          lease on a busy 2-core machine, or a frozen process, a holder can be starved past its
+//          lease, and the protocol then lets a waiter take over: that is a takeover, and the old
+//          holder must not overwrite a newer value; once that value has expired, its own finish
+//          caches like any execution's),
 //        - one of them ran while Redis was away (a restart window, a proxy fault's window, or
 //          the process's own disconnected interval): RunLocally runs the work in each process,
 //          and a restarted server has lost the lock,
@@ -155,6 +157,7 @@ struct Execution
     bool cut = false; // killed before it ended
     bool local = false; // ran while its process had no Redis
     bool lostLease = false;
+    bool leaseRanOut = false; // the lease keeper said no renewal got through within the lease
     bool publishFailed = false;
     bool notCached = false; // its finish could not write the cache (out of memory)
     bool remoteCallers = false;
@@ -856,6 +859,7 @@ int Soak::analyse(qint64 startUs)
         const qint64 to = e.firstLocalDone >= 0 ? e.firstLocalDone + 1000 : e.end + 2000000;
         e.lostLease = warned(
             e.worker, e.identity, e.start, to, { "lost the lock of", "after its lease was lost" });
+        e.leaseRanOut = warned(e.worker, e.identity, e.start, to, { "ran out before a renewal" });
         e.publishFailed = warned(e.worker, e.identity, e.start, to, { "could not publish" });
         e.notCached = warned(e.worker, e.identity, e.start, to, { "could not cache" });
     }
@@ -982,7 +986,7 @@ int Soak::analyse(qint64 startUs)
                     duplicates.insert(b.id);
                     if (a.cut || b.cut)
                         ++overlapsByKill;
-                    else if (a.lostLease && a.flightBegan >= 0
+                    else if ((a.lostLease || a.leaseRanOut) && a.flightBegan >= 0
                         && b.start >= a.flightBegan + qint64(m_settings.lockMs - 2) * 1000)
                         // A takeover: b can only have taken the lock once a's lease ran out,
                         // at least lockTimeout after a's process asked for it.
