@@ -196,24 +196,19 @@ auto Coordinator::guarded(Flight *flight, F handler)
     };
 }
 
-std::unique_ptr<QTimer> Coordinator::flightTimer(
-    Flight *flight, void (Coordinator::*action)(Flight *), bool singleShot)
-{
-    // The flight owns the timer, and take() stops or destroys it: it only fires in flight.
-    auto timer = std::make_unique<QTimer>();
-    timer->setSingleShot(singleShot);
-    timer->setTimerType(Qt::PreciseTimer);
-    connect(
-        timer.get(), &QTimer::timeout, this, [this, action, flight] { (this->*action)(flight); });
-    return timer;
-}
-
 QTimer *Coordinator::timerOf(
     Flight *flight, std::unique_ptr<QTimer> Flight::*timer, void (Coordinator::*action)(Flight *))
 {
+    // The flight owns the timer, and take() stops it: it only fires in flight. A recycled flight
+    // keeps its timers, which act on the same Flight object.
     std::unique_ptr<QTimer> &slot = flight->*timer;
-    if (!slot)
-        slot = flightTimer(flight, action, true);
+    if (!slot) {
+        slot = std::make_unique<QTimer>();
+        slot->setSingleShot(true);
+        slot->setTimerType(Qt::PreciseTimer);
+        connect(slot.get(), &QTimer::timeout, this,
+            [this, action, flight] { (this->*action)(flight); });
+    }
     return slot.get();
 }
 
@@ -338,10 +333,8 @@ void Coordinator::armDeadline(Flight *flight)
             flight->deadlineTimer->stop();
         return;
     }
-    if (!flight->deadlineTimer) {
-        flight->deadlineTimer = flightTimer(flight, &Coordinator::sweepCallers, true);
-    }
-    flight->deadlineTimer->start(std::max<qint64>(0, earliest.remainingTime()));
+    timerOf(flight, &Flight::deadlineTimer, &Coordinator::sweepCallers)
+        ->start(std::max<qint64>(0, earliest.remainingTime()));
 }
 
 void Coordinator::sweepCallers(Flight *flight)

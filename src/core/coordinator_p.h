@@ -111,9 +111,7 @@ private:
     Flight *find(quint64 id) const { return m_byId.value(id); }
     /*! Keeps a finished flight for reuse (fewer allocations per call). */
     void recycle(std::unique_ptr<Flight> flight);
-    std::unique_ptr<QTimer> flightTimer(
-        Flight *flight, void (Coordinator::*action)(Flight *), bool singleShot);
-    /*! \a timer of \a flight, made on first use. */
+    /*! \a timer of \a flight (single-shot, calling \a action), made on first use. */
     QTimer *timerOf(Flight *flight, std::unique_ptr<QTimer> Flight::*timer,
         void (Coordinator::*action)(Flight *));
     void addCaller(
