@@ -4,6 +4,7 @@
 #include "distributedpromise_export.h"
 #include "distributedpromiseerror.h"
 
+#include <QtCore/QDateTime>
 #include <QtCore/QFuture>
 #include <QtCore/QJsonValue>
 #include <QtCore/QObject>
@@ -40,6 +41,8 @@ class DISTRIBUTEDPROMISE_EXPORT DistributedPromise : public QObject
     Q_PROPERTY(bool hasError READ hasError NOTIFY stateChanged)
     Q_PROPERTY(Phase phase READ phase NOTIFY phaseChanged)
     Q_PROPERTY(QString phaseText READ phaseText NOTIFY phaseChanged)
+    Q_PROPERTY(bool stale READ isStale NOTIFY stateChanged)
+    Q_PROPERTY(QDateTime updatedAt READ updatedAt NOTIFY stateChanged)
 public:
     enum State { Pending, Resolved, Failed };
     Q_ENUM(State)
@@ -85,6 +88,14 @@ public:
     /*! The phase in words, for a status line: "waiting for host:pid", "running here", ...;
         empty while checking the cache. No Redis round trip. \since 0.2 */
     QString phaseText() const;
+    /*! Resolved with a value past its ttl (served within staleFor while it is refreshed, or
+        kept by failSafe when the refresh failed). No Redis round trip. \since 0.3 */
+    bool isStale() const;
+    /*! When the value was computed, in this process's clock (derived from the time Redis says
+        the entry has left, so other processes' clocks do not matter); invalid while pending or
+        failed. Costs nothing extra: a promise's hit reads the entry's remaining time in its one
+        round trip. \since 0.3 */
+    QDateTime updatedAt() const;
 
 Q_SIGNALS:
     /*! The call produced \a value; emitted at most once, and never together with failed(). */

@@ -67,4 +67,29 @@ struct DISTRIBUTEDPROMISE_EXPORT DistributedPromiseConfig
         then holds its lock, and its callers, for as long as the process lives.
         \since 0.2 */
     std::chrono::milliseconds maxWorkTime = std::chrono::minutes(10);
+
+    /*! \name Freshness (\since 0.3; see the guide's "Freshness" chapter)
+        Whether an entry is fresh or stale is decided from the time Redis says it has left
+        (PTTL), never from the processes' clocks. */
+    ///@{
+    /*! After ttl, an entry may still be served, marked stale, for this long while one process
+        refreshes it; 0 = never (the entry is gone after ttl). Redis keeps the entry ttl +
+        staleFor. A hit on a wrap with staleFor > 0 reads the entry with a small script (value
+        and remaining time in the one round trip) instead of a GET. */
+    std::chrono::milliseconds staleFor = std::chrono::milliseconds(0);
+    /*! With a stale value at hand, how long a caller waits for the fresh one before it gets the
+        stale one; the refresh goes on and caches. 0 = wait for the fresh value. */
+    std::chrono::milliseconds softTimeout = std::chrono::milliseconds(0);
+    /*! When a refresh fails (or its holder gives up) and a stale value exists, callers get the
+        stale value instead of the error. The error is logged and counted once, and this process
+        tries that entry again only after a pause (min(ttl, 30 s), at least 1 s). Errors are
+        never cached either way. */
+    bool failSafe = true;
+    /*! A hit later than this fraction of ttl (0 < eagerRefresh < 1) is answered from the cache
+        at once and starts one refresh in the background, fleet-wide; 0 = off. */
+    double eagerRefresh = 0;
+    /*! Each write adds a random 0..ttlJitter to ttl, so that entries written together do not
+        all expire together. 0 = none. */
+    std::chrono::milliseconds ttlJitter = std::chrono::milliseconds(0);
+    ///@}
 };

@@ -4,6 +4,7 @@
 // Implementation details of DistributedPromiseWrapper::wrap(); not part of the API.
 
 #include "distributedpromisecodec.h"
+#include "distributedpromisecontext.h"
 #include "distributedpromiseerror.h"
 
 #include <QtCore/QFuture>
@@ -31,7 +32,18 @@ struct Outcome
     QJsonValue value;
     DistributedPromiseError::Code code = DistributedPromiseError::WorkFailed;
     QString message;
+    /*! What the work set through its DistributedPromiseContext (negative: not set). */
+    qint64 ttlMs = -1;
+    qint64 staleForMs = -1;
+    bool doNotCache = false;
 
+    static Outcome success(const QJsonValue &value)
+    {
+        Outcome outcome;
+        outcome.ok = true;
+        outcome.value = value;
+        return outcome;
+    }
     static Outcome failure(DistributedPromiseError::Code code, const QString &message)
     {
         Outcome outcome;
@@ -61,6 +73,20 @@ public:
     /*! The call moved on to \a phase (a DistributedPromise::Phase, rising only); \a detail says
         more, such as where the process runs that holds the lock. */
     virtual void setPhase(int phase, const QString &detail) = 0;
+    /*! Wants to know the age of a cached value (costs a script instead of a GET on a hit). */
+    virtual bool wantsAge() const;
+    /*! Called just before resolve(): the value is \a stale (served past its ttl) and was
+        computed \a ageMs ago (-1: unknown). */
+    virtual void setAge(bool stale, qint64 ageMs);
+};
+
+/*! What a call asks of the wrapper. */
+enum class CallKind {
+    Call, ///< the outcome, from the cache or from one execution
+    Refresh, ///< one execution now (joining one in flight), replacing the entry
+    Peek, ///< the cached value only; resolves Undefined when there is none; never runs the work
+    Invalidate, ///< removes the entry
+    InvalidateAll, ///< removes every entry of the wrap key (arguments ignored)
 };
 
 template<typename T>
@@ -135,6 +161,10 @@ struct CoreHandle;
 struct DISTRIBUTEDPROMISE_EXPORT Registration
 {
     QString key;
+    /*! Per-wrap overrides of the config (DistributedPromiseWrapOptions). */
+    std::optional<std::chrono::milliseconds> ttl;
+    std::optional<std::chrono::milliseconds> staleFor;
+    std::optional<std::chrono::milliseconds> softTimeout;
     /*! key and the wrapper's keySeparator in UTF-8: where every identity of this work starts. */
     QByteArray identityPrefix;
     std::optional<std::chrono::milliseconds> timeout;
@@ -149,7 +179,53 @@ struct DISTRIBUTEDPROMISE_EXPORT Registration
 
 /*! Hands a call to the wrapper's thread; any thread. The waiter always gets finished. */
 DISTRIBUTEDPROMISE_EXPORT void submit(const std::shared_ptr<Registration> &registration,
-    QJsonArray args, std::unique_ptr<Waiter> waiter);
+    QJsonArray args, std::unique_ptr<Waiter> waiter, CallKind kind = CallKind::Call);
+
+/*! Finishes a peek: QFuture<std::optional<T>> (QFuture<bool> for void work: whether an entry
+    exists); Undefined means no entry. */
+template<typename T>
+class PeekWaiter final : public Waiter
+{
+public:
+    using Result = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
+    PeekWaiter() { m_promise.start(); }
+    ~PeekWaiter() override
+    {
+        if (!m_finished)
+            fail(DistributedPromiseError(DistributedPromiseError::Cancelled,
+                QStringLiteral("the wrapper was destroyed before the peek finished")));
+    }
+    QFuture<Result> future() { return m_promise.future(); }
+    void resolve(const QJsonValue &value) override
+    {
+        if constexpr (std::is_void_v<T>) {
+            m_promise.addResult(!value.isUndefined());
+        } else if (value.isUndefined()) {
+            m_promise.addResult(std::nullopt);
+        } else {
+            try {
+                m_promise.addResult(Result(DistributedPromiseCodec<T>::decode(value)));
+            } catch (...) {
+                m_promise.setException(DistributedPromiseError(
+                    DistributedPromiseError::DecodeFailed, outcomeFromCurrentException().message));
+            }
+        }
+        m_finished = true;
+        m_promise.finish();
+    }
+    void fail(const DistributedPromiseError &error) override
+    {
+        m_promise.setException(error);
+        m_finished = true;
+        m_promise.finish();
+    }
+    bool isCanceled() const override { return m_promise.isCanceled(); }
+    void setPhase(int, const QString &) override { }
+
+private:
+    QPromise<Result> m_promise;
+    bool m_finished = false;
+};
 
 DISTRIBUTEDPROMISE_EXPORT Outcome outcomeFromCurrentException();
 
@@ -184,7 +260,7 @@ void watchFuture(const QFuture<T> &future, QObject *context, const Done &done)
                 done(Outcome::failure(DistributedPromiseError::WorkFailed,
                     QStringLiteral("the work's future was cancelled")));
             else
-                done(Outcome { true, QJsonValue(QJsonValue::Null), {}, {} });
+                done(Outcome::success(QJsonValue(QJsonValue::Null)));
         } else {
             if (finished.isCanceled() || finished.resultCount() == 0)
                 done(Outcome::failure(DistributedPromiseError::WorkFailed,
@@ -320,27 +396,63 @@ QString checkArguments(const QJsonArray &json)
     return error;
 }
 
-template<typename F, typename... Args>
+/*! Work whose first parameter is a DistributedPromiseContext: the call's arguments are the
+    others. */
+template<typename Params>
+struct ContextSplit
+{
+    static constexpr bool hasContext = false;
+    using CallArgs = Params;
+};
+template<typename... Rest>
+struct ContextSplit<std::tuple<DistributedPromiseContext, Rest...>>
+{
+    static constexpr bool hasContext = true;
+    using CallArgs = std::tuple<Rest...>;
+};
+
+template<bool HasContext, typename F, typename... Args>
 Runner makeRunner(F work, std::tuple<Args...> *)
 {
     using R = typename FunctionTraits<F>::Result;
     return [work = std::move(work)](
-               const QJsonArray &json, QObject *context, const Done &done) mutable {
+               const QJsonArray &json, QObject *context, const Done &finished) mutable {
         QString error;
         std::optional<std::tuple<Args...>> args = decodeCall<Args...>(json, &error);
         if (!args) {
-            done(Outcome::failure(DistributedPromiseError::InvalidArgument, error));
+            finished(Outcome::failure(DistributedPromiseError::InvalidArgument, error));
             return;
         }
+        std::shared_ptr<ContextData> data;
+        Done done = finished;
+        if constexpr (HasContext) {
+            data = std::make_shared<ContextData>();
+            done = [finished, data](const Outcome &outcome) {
+                Outcome withContext = outcome;
+                withContext.ttlMs = data->ttlMs;
+                withContext.staleForMs = data->staleForMs;
+                withContext.doNotCache = data->doNotCache;
+                finished(withContext);
+            };
+        }
+        const auto invoke = [&]() -> R {
+            if constexpr (HasContext)
+                return std::apply(
+                    [&](auto &&...a) -> R {
+                        return work(DistributedPromiseContext(data), std::move(a)...);
+                    },
+                    std::move(*args));
+            else
+                return std::apply(work, std::move(*args));
+        };
         try {
             if constexpr (std::is_void_v<R>) {
-                std::apply(work, std::move(*args));
-                done(Outcome { true, QJsonValue(QJsonValue::Null), {}, {} });
+                invoke();
+                done(Outcome::success(QJsonValue(QJsonValue::Null)));
             } else if constexpr (ResultTraits<R>::isFuture) {
-                watchFuture(std::apply(work, std::move(*args)), context, done);
+                watchFuture(invoke(), context, done);
             } else {
-                done(outcomeFromValue<typename ResultTraits<R>::Value>(
-                    std::apply(work, std::move(*args))));
+                done(outcomeFromValue<typename ResultTraits<R>::Value>(invoke()));
             }
         } catch (...) {
             done(outcomeFromCurrentException());

@@ -26,6 +26,10 @@ struct DistributedPromiseWrapOptions
     /*! How long a caller waits before its future fails with Timeout; 0 = no limit; unset = the
         config's timeout. The work itself is never run twice because a caller gave up. */
     std::optional<std::chrono::milliseconds> timeout;
+    /*! Unset: the config's ttl, staleFor, softTimeout, for this work only. \since 0.3 */
+    std::optional<std::chrono::milliseconds> ttl = std::nullopt;
+    std::optional<std::chrono::milliseconds> staleFor = std::nullopt;
+    std::optional<std::chrono::milliseconds> softTimeout = std::nullopt;
 };
 
 /*!
@@ -47,6 +51,12 @@ struct DistributedPromiseStats
     quint64 errors = 0; ///< calls that failed, for any reason but cancellation
     quint64 reconnects = 0; ///< connections to Redis re-established after a loss
     quint64 cancelled = 0; ///< calls whose caller cancelled its future (not in errors); \since 0.2
+    quint64 stale
+        = 0; ///< calls answered with a stale value (past ttl, within staleFor); \since 0.3
+    quint64 refreshes
+        = 0; ///< executions here that replaced an entry (stale, refresh()); \since 0.3
+    quint64 eagerRefreshes = 0; ///< background refreshes run here before expiry; \since 0.3
+    quint64 invalidations = 0; ///< invalidate() and invalidateAll() done; \since 0.3
 };
 
 /*!
@@ -104,14 +114,20 @@ public:
         Compile errors (static_assert) name what cannot be wrapped: a generic lambda or an
         overloaded call operator, a member-function pointer, a parameter taken by non-const
         reference, a parameter or result type without a DistributedPromiseCodec.
+
+        Work whose first parameter is a DistributedPromiseContext gets one per execution, to set
+        its own entry's ttl or staleFor, or not to cache it; the context is not one of the call's
+        arguments.
     */
     template<typename F>
     auto wrap(const QString &key, F work)
     {
-        return wrap(DistributedPromiseWrapOptions { key, std::nullopt }, std::move(work));
+        DistributedPromiseWrapOptions options;
+        options.key = key;
+        return wrap(options, std::move(work));
     }
 
-    /*! The same, with a per-work timeout. */
+    /*! The same, with per-work options (timeout, ttl, staleFor, softTimeout). */
     template<typename F>
     auto wrap(const DistributedPromiseWrapOptions &options, F work)
     {
@@ -129,10 +145,11 @@ public:
             "or by const reference");
         using Value =
             typename DistributedPromiseDetail::ResultTraits<typename Traits::Result>::Value;
-        using Args = typename Traits::Args;
+        using Split = DistributedPromiseDetail::ContextSplit<typename Traits::Args>;
+        using Args = typename Split::CallArgs;
         if constexpr (Traits::isCallable && !Traits::takesNonConstReference
             && DistributedPromiseDetail::carriesSignature<Value>(static_cast<Args *>(nullptr))) {
-            auto runner = DistributedPromiseDetail::makeRunner(
+            auto runner = DistributedPromiseDetail::makeRunner<Split::hasContext>(
                 std::move(work), static_cast<Args *>(nullptr));
             return makeFunction<Value>(
                 registerWork(options, std::move(runner), checkerFor(static_cast<Args *>(nullptr))),
@@ -163,6 +180,17 @@ public:
     */
     Q_INVOKABLE DistributedPromise *call(
         const QString &key, const QVariantList &args, QObject *parent = nullptr);
+    /*! DistributedPromiseFunction::refresh() by key: runs the work now, once fleet-wide, and
+        resolves with the new value. Ownership and errors as for call(). \since 0.3 */
+    Q_INVOKABLE DistributedPromise *refresh(
+        const QString &key, const QVariantList &args, QObject *parent = nullptr);
+    /*! DistributedPromiseFunction::invalidate() by key: removes the entry (one DEL); resolves
+        with null. Ownership and errors as for call(). \since 0.3 */
+    Q_INVOKABLE DistributedPromise *invalidate(
+        const QString &key, const QVariantList &args, QObject *parent = nullptr);
+    /*! DistributedPromiseFunction::invalidateAll() by key: removes every entry of \a key in
+        O(1); resolves with null. Ownership and errors as for call(). \since 0.3 */
+    Q_INVOKABLE DistributedPromise *invalidateAll(const QString &key, QObject *parent = nullptr);
 
     /*! The configuration this wrapper uses. */
     DistributedPromiseConfig config() const;
@@ -175,7 +203,8 @@ public:
     /*! A snapshot of the counters; no Redis round trip. */
     DistributedPromiseStats stats() const;
     /*! The same counters as a map (calls, hits, misses, coalesced, won, waited, takeovers,
-        lostLeases, localRuns, errors, cancelled, reconnects), for QML. No Redis round trip. */
+        lostLeases, localRuns, errors, cancelled, reconnects, stale, refreshes, eagerRefreshes,
+        invalidations), for QML. No Redis round trip. */
     Q_INVOKABLE QVariantMap statistics() const;
 
 protected:
@@ -189,6 +218,8 @@ Q_SIGNALS:
     void connectedChanged(bool connected);
 
 private:
+    DistributedPromise *start(DistributedPromiseDetail::CallKind kind, const QString &key,
+        const QVariantList &args, QObject *parent);
     std::shared_ptr<DistributedPromiseDetail::Registration> registerWork(
         const DistributedPromiseWrapOptions &options, DistributedPromiseDetail::Runner run,
         QString (*check)(const QJsonArray &));

@@ -66,6 +66,11 @@ void DistributedPromise::settle()
         if (d->future.resultCount() > 0) {
             d->value = d->future.result().toVariant();
             d->state = Resolved;
+            if (d->freshness && d->freshness->ageMs >= 0) {
+                d->stale = d->freshness->stale;
+                d->updatedAt = QDateTime::fromMSecsSinceEpoch(
+                    d->freshness->resolvedAtMs - d->freshness->ageMs);
+            }
         } else {
             d->errorCode = DistributedPromiseError::Cancelled;
             d->errorString = QStringLiteral("the call was cancelled");
@@ -110,4 +115,6 @@ QVariant DistributedPromise::value() const { return d_func()->value; }
 QString DistributedPromise::errorString() const { return d_func()->errorString; }
 int DistributedPromise::errorCode() const { return d_func()->errorCode; }
 bool DistributedPromise::hasError() const { return d_func()->state == Failed; }
+bool DistributedPromise::isStale() const { return d_func()->stale; }
+QDateTime DistributedPromise::updatedAt() const { return d_func()->updatedAt; }
 QFuture<QJsonValue> DistributedPromise::future() const { return d_func()->future; }

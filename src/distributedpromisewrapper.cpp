@@ -19,6 +19,10 @@ Waiter::~Waiter() = default;
 
 void Waiter::resolveString(const QString &text) { resolve(QJsonValue(text)); }
 
+bool Waiter::wantsAge() const { return false; }
+
+void Waiter::setAge(bool, qint64) { }
+
 void throwDecodeError(const char *expected, const QJsonValue &got)
 {
     throw DistributedPromiseError(DistributedPromiseError::DecodeFailed,
@@ -60,7 +64,7 @@ Outcome outcomeFromCurrentException()
 }
 
 void submit(const std::shared_ptr<Registration> &registration, QJsonArray args,
-    std::unique_ptr<Waiter> waiter)
+    std::unique_ptr<Waiter> waiter, CallKind kind)
 {
     if (!registration->error.isEmpty()) {
         waiter->fail(DistributedPromiseError(
@@ -81,7 +85,7 @@ void submit(const std::shared_ptr<Registration> &registration, QJsonArray args,
     }
     if (coordinator->thread() == QThread::currentThread()) {
         locker.unlock();
-        coordinator->call(registration, args, std::move(waiter));
+        coordinator->call(registration, args, std::move(waiter), kind);
         return;
     }
     if (coordinator->thread()->isFinished()) {
@@ -99,8 +103,8 @@ void submit(const std::shared_ptr<Registration> &registration, QJsonArray args,
     auto shared = std::make_shared<std::unique_ptr<Waiter>>(std::move(waiter));
     QMetaObject::invokeMethod(
         coordinator,
-        [coordinator, registration, args = std::move(args), shared] {
-            coordinator->call(registration, args, std::move(*shared));
+        [coordinator, registration, args = std::move(args), shared, kind] {
+            coordinator->call(registration, args, std::move(*shared), kind);
         },
         Qt::QueuedConnection);
 }
@@ -181,6 +185,9 @@ std::shared_ptr<DistributedPromiseDetail::Registration> DistributedPromiseWrappe
     registration->key = options.key;
     registration->identityPrefix = options.key.toUtf8() + d->config.keySeparator.toUtf8();
     registration->timeout = options.timeout;
+    registration->ttl = options.ttl;
+    registration->staleFor = options.staleFor;
+    registration->softTimeout = options.softTimeout;
     registration->run = std::move(run);
     registration->check = check;
     registration->core = d->handle;
@@ -215,9 +222,33 @@ std::shared_ptr<DistributedPromiseDetail::Registration> DistributedPromiseWrappe
 DistributedPromise *DistributedPromiseWrapper::call(
     const QString &key, const QVariantList &args, QObject *parent)
 {
+    return start(DistributedPromiseDetail::CallKind::Call, key, args, parent);
+}
+
+DistributedPromise *DistributedPromiseWrapper::refresh(
+    const QString &key, const QVariantList &args, QObject *parent)
+{
+    return start(DistributedPromiseDetail::CallKind::Refresh, key, args, parent);
+}
+
+DistributedPromise *DistributedPromiseWrapper::invalidate(
+    const QString &key, const QVariantList &args, QObject *parent)
+{
+    return start(DistributedPromiseDetail::CallKind::Invalidate, key, args, parent);
+}
+
+DistributedPromise *DistributedPromiseWrapper::invalidateAll(const QString &key, QObject *parent)
+{
+    return start(DistributedPromiseDetail::CallKind::InvalidateAll, key, {}, parent);
+}
+
+DistributedPromise *DistributedPromiseWrapper::start(DistributedPromiseDetail::CallKind kind,
+    const QString &key, const QVariantList &args, QObject *parent)
+{
     Q_D(DistributedPromiseWrapper);
-    auto waiter = std::make_unique<DistributedPromiseDetail::TypedWaiter<QJsonValue>>();
+    auto waiter = std::make_unique<DistributedPromiseDetail::PromiseWaiter>();
     auto *promise = new DistributedPromise(key, waiter->future(), parent);
+    DistributedPromisePrivate::get(promise)->freshness = waiter->freshness();
     // Until it has finished, nothing (QML's garbage collector included) may delete it unseen.
     if (!parent && QThread::currentThread() == thread())
         DistributedPromiseDetail::keepUntilFinished(promise, this);
@@ -247,7 +278,7 @@ DistributedPromise *DistributedPromiseWrapper::call(
     }
     // Arguments the work cannot take fail here, before the lock is taken for a call that could
     // never run.
-    if (registration->check) {
+    if (registration->check && kind != DistributedPromiseDetail::CallKind::InvalidateAll) {
         const QString error = registration->check(json);
         if (!error.isEmpty()) {
             waiter->fail(DistributedPromiseError(DistributedPromiseError::InvalidArgument,
@@ -255,7 +286,7 @@ DistributedPromise *DistributedPromiseWrapper::call(
             return promise;
         }
     }
-    DistributedPromiseDetail::submit(registration, std::move(json), std::move(waiter));
+    DistributedPromiseDetail::submit(registration, std::move(json), std::move(waiter), kind);
     return promise;
 }
 
@@ -285,19 +316,5 @@ DistributedPromiseStats DistributedPromiseWrapper::stats() const
 
 QVariantMap DistributedPromiseWrapper::statistics() const
 {
-    const DistributedPromiseStats s = stats();
-    return {
-        { QStringLiteral("calls"), s.calls },
-        { QStringLiteral("hits"), s.hits },
-        { QStringLiteral("misses"), s.misses },
-        { QStringLiteral("coalesced"), s.coalesced },
-        { QStringLiteral("won"), s.won },
-        { QStringLiteral("waited"), s.waited },
-        { QStringLiteral("takeovers"), s.takeovers },
-        { QStringLiteral("lostLeases"), s.lostLeases },
-        { QStringLiteral("localRuns"), s.localRuns },
-        { QStringLiteral("errors"), s.errors },
-        { QStringLiteral("cancelled"), s.cancelled },
-        { QStringLiteral("reconnects"), s.reconnects },
-    };
+    return DistributedPromiseDetail::Stats::toMap(stats());
 }

@@ -7,6 +7,7 @@
 #include "leasekeeper_p.h"
 #include "protocol_p.h"
 #include "redisclient_p.h"
+#include "stats_p.h"
 
 #include <QtCore/QDeadlineTimer>
 #include <QtCore/QHash>
@@ -16,6 +17,7 @@
 
 #include <atomic>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 namespace DistributedPromiseDetail {
@@ -25,14 +27,6 @@ struct CoreHandle
 {
     QMutex mutex;
     class Coordinator *coordinator = nullptr;
-};
-
-struct AtomicStats
-{
-    std::atomic<quint64> calls { 0 }, hits { 0 }, misses { 0 }, coalesced { 0 }, won { 0 },
-        waited { 0 }, takeovers { 0 }, lostLeases { 0 }, localRuns { 0 }, errors { 0 },
-        reconnects { 0 }, cancelled { 0 };
-    DistributedPromiseStats snapshot() const;
 };
 
 /*!
@@ -48,11 +42,11 @@ public:
     ~Coordinator() override;
 
     void call(const std::shared_ptr<Registration> &registration, const QJsonArray &args,
-        std::unique_ptr<Waiter> waiter);
+        std::unique_ptr<Waiter> waiter, CallKind kind = CallKind::Call);
     bool isConnected() const { return m_client && m_client->isConnected(); }
     /*! Why the configuration (including the Redis URL) is unusable, or empty. */
     QString configurationError() const { return m_configError; }
-    AtomicStats &stats() { return m_stats; }
+    Stats &stats() { return m_stats; }
 
 Q_SIGNALS:
     void connectedChanged(bool connected);
@@ -63,6 +57,7 @@ private:
         std::unique_ptr<Waiter> waiter;
         QDeadlineTimer deadline;
         std::chrono::milliseconds timeout;
+        bool wantsFresh = false; ///< refresh(): never answered from the entry being refreshed
     };
     /*! Where a flight is; see docs/protocol.md for what each step does when it fails. */
     enum class Phase {
@@ -71,6 +66,24 @@ private:
         Waiting, ///< another process holds the lock; subscribed to the channel
         Working, ///< this process holds the lock (or runs locally) and the work runs
         Finishing, ///< the work is done; the finish script is on its way, or is sent again
+    };
+    /*! Why a flight runs the work although an entry exists. */
+    enum class Refresh {
+        None, ///< a plain call: runs the work only on a miss
+        Stale, ///< the entry is past its ttl: refresh it; callers get it after softTimeout
+        Eager, ///< a hit late in its ttl: refresh in the background; callers got the value
+        OnDemand, ///< refresh(): run the work, whatever the cache holds
+    };
+    /*! The entry a refresh started from: what callers get should the fresh value be late
+        (softTimeout) or fail (failSafe). */
+    struct Fallback
+    {
+        bool present = false;
+        bool stale = false;
+        bool serving = false; ///< handed to every caller at once (after softTimeout, or eager)
+        Outcome outcome;
+        qint64 ageMs = -1; ///< when read
+        std::chrono::steady_clock::time_point readAt;
     };
     struct Flight
     {
@@ -97,25 +110,77 @@ private:
         bool local = false;
         bool holding = false; ///< the lease keeper renews this flight's lock
         bool finishInFlight = false;
+        bool wantsAge = false; ///< a caller wants the value's age: read with the read script
+        Refresh refresh = Refresh::None;
+        /*! A cached entry counts for the lock script only with more than this left (ms; -1: any;
+            -2: the lock script does not look at the cache). */
+        qint64 minRemaining = -1;
+        Fallback fallback;
+        qint64 generation = 0; ///< of the wrap key, when the identity was made
         Outcome outcome; ///< Finishing: what the work gave
         QByteArray envelope; ///< Finishing: outcome, encoded
+        QByteArray storeMs; ///< Finishing: how long Redis keeps the entry ("0": not cached)
         QDeadlineTimer finishUntil; ///< Finishing: give up publishing after this
         std::chrono::milliseconds finishRetry { 0 };
         std::unique_ptr<QTimer> deadlineTimer; ///< the earliest caller deadline
         std::unique_ptr<QTimer> takeoverTimer; ///< Waiting: look again when the lease runs out
         std::unique_ptr<QTimer> workLimitTimer; ///< Working: maxWorkTime
         std::unique_ptr<QTimer> finishRetryTimer; ///< Finishing: send the finish again
+        std::unique_ptr<QTimer> softTimer; ///< a stale fallback goes to the callers (softTimeout)
+        /*! Goes on without callers: a refresh whose callers were answered from the entry. */
+        bool background() const { return refresh == Refresh::Stale || refresh == Refresh::Eager; }
     };
+    /*! A peek or invalidate that waits for its wrap key's generation to be known. */
+    struct Deferred
+    {
+        std::shared_ptr<Registration> registration;
+        QJsonArray args;
+        std::unique_ptr<Waiter> waiter;
+        CallKind kind;
+    };
+    /*! Per wrap key: the generation its identities are in (see invalidateAll). */
+    struct WrapState
+    {
+        QString key;
+        qint64 generation = 0;
+        bool known = false; ///< read from Redis (or assumed while Redis is away)
+        bool fetching = false;
+        bool subscribed = false;
+        QByteArray identityPrefix; ///< "key S" or "key S ~g S"
+        QByteArray keyAndSeparator;
+        QByteArray channel;
+        std::vector<Deferred> deferred; ///< peek, invalidate before the generation is known
+        std::vector<quint64> parked; ///< flights made before the generation was known
+    };
+    /*! Age and staleness of an entry, from its life and the time Redis says it has left. */
+    struct Freshness
+    {
+        bool stale = false;
+        bool eager = false;
+        qint64 ageMs = -1;
+    };
+
+    /*! The work running on this thread, if any: calls it makes are part of its chain. */
+    struct WorkScope
+    {
+        QByteArray identity;
+        QList<QByteArray> ancestors;
+        const WorkScope *outer = nullptr;
+    };
+    static thread_local const WorkScope *t_work;
 
     /*! The flight \a id while it is in flight, else null (flights end and identities return). */
     Flight *find(quint64 id) const { return m_byId.value(id); }
+    /*! call() after the counting: also runs the calls that waited for their generation. */
+    void dispatch(const std::shared_ptr<Registration> &registration, const QJsonArray &args,
+        std::unique_ptr<Waiter> waiter, CallKind kind);
     /*! Keeps a finished flight for reuse (fewer allocations per call). */
     void recycle(std::unique_ptr<Flight> flight);
     /*! \a timer of \a flight (single-shot, calling \a action), made on first use. */
     QTimer *timerOf(Flight *flight, std::unique_ptr<QTimer> Flight::*timer,
         void (Coordinator::*action)(Flight *));
-    void addCaller(
-        Flight *flight, std::unique_ptr<Waiter> waiter, std::chrono::milliseconds timeout);
+    void addCaller(Flight *flight, std::unique_ptr<Waiter> waiter,
+        std::chrono::milliseconds timeout, bool wantsFresh);
     /*! Takes out the callers whose futures were cancelled (their Cancelled comes later, from the
         event loop); returns whether any caller is left. */
     bool pruneCancelled(Flight *flight);
@@ -124,6 +189,7 @@ private:
     /*! Fails \a callers with \a error from the event loop, never from the current call stack. */
     static void cancelLater(
         std::shared_ptr<std::vector<Caller>> callers, const DistributedPromiseError &error);
+    void initSweeping();
     void armDeadline(Flight *flight);
     void sweepCallers(Flight *flight);
     void startSweeping();
@@ -132,8 +198,37 @@ private:
         it returns more than 0, this object may have been destroyed by a caller's continuation. */
     qsizetype forEachFlight(
         std::initializer_list<Phase> phases, void (Coordinator::*action)(Flight *));
+    /*! Sends the flight's first command: the cache check, or the lock script. */
+    void start(Flight *flight);
+    Flight *newFlight(const std::shared_ptr<Registration> &registration, const QByteArray &identity,
+        const QJsonArray &args);
     void checkCache(Flight *flight);
     void onCacheReply(Flight *flight, const DistributedPromiseRedis::Reply &reply);
+    /*! A readable entry: a hit, or (stale, eager) the start of a refresh. */
+    void onEntry(Flight *flight, const Outcome &outcome,
+        const DistributedPromiseProtocol::EntryLife &life, qint64 pttl);
+    Freshness freshness(
+        const Flight *flight, const DistributedPromiseProtocol::EntryLife &life, qint64 pttl) const;
+    /*! Answers the callers with the fallback (stale or eager value), keeps the flight going. */
+    void serveFallback(Flight *flight);
+    /*! Resolves \a waiter with \a outcome's value, telling it the age first. */
+    void resolveWith(Waiter &waiter, const Outcome &outcome, bool stale, qint64 ageMs);
+    qint64 fallbackAge(const Flight *flight) const;
+    /*! The flight of \a identity no longer takes new callers (invalidated): it ends on its own. */
+    void detach(const QByteArray &identity);
+    WrapState *wrapState(const QString &key, const QByteArray &keyAndSeparator);
+    void fetchGeneration(WrapState *wrap);
+    void setGeneration(WrapState *wrap, qint64 generation);
+    void peek(const QByteArray &identity, std::unique_ptr<Waiter> waiter);
+    void invalidate(const QByteArray &identity, std::unique_ptr<Waiter> waiter);
+    void invalidateAll(WrapState *wrap, std::unique_ptr<Waiter> waiter);
+    /*! Fails \a waiter with the error a reply to a command of its own carries, if any. */
+    bool failedReply(
+        Waiter &waiter, const DistributedPromiseRedis::Reply &reply, const QString &key);
+    std::chrono::milliseconds ttlOf(const Registration &registration) const;
+    std::chrono::milliseconds staleForOf(const Registration &registration) const;
+    bool failSafeHolds(const QByteArray &identity);
+    void startFailSafePause(const Flight *flight);
     void acquire(Flight *flight);
     void onAcquired(Flight *flight, const DistributedPromiseRedis::Reply &reply);
     void wait(Flight *flight, qint64 lockTtl);
@@ -155,7 +250,11 @@ private:
     bool shutDown(const QString &reason, bool later);
     void redisUnavailable(Flight *flight, const DistributedPromiseRedis::Reply &reply);
     void discardCorrupt(Flight *flight, const QByteArray &what);
-    void finish(Flight *flight, const DistributedPromiseDetail::Outcome &outcome);
+    /*! Ends \a flight with \a outcome (a value computed \a ageMs ago, -1: unknown); a failure
+        with a fallback at hand and failSafe on gives the callers the fallback. */
+    void finish(Flight *flight, const Outcome &outcome, qint64 ageMs = 0);
+    void settleHit(Flight *flight, const QString &text);
+    void settleValue(Flight *flight, const Outcome &outcome, bool stale, qint64 ageMs);
     /*! Ends \a flight and hands every caller's waiter to \a deliver. */
     template<typename Deliver>
     void settle(Flight *flight, Deliver deliver);
@@ -173,27 +272,33 @@ private:
     const QByteArray m_separator;
     const DistributedPromiseProtocol::KeyNames m_keyNames;
     const QByteArray m_leaseMs;
-    const QByteArray m_ttlMs;
     const DistributedPromiseRedis::Script m_acquire;
     const DistributedPromiseRedis::Script m_finish;
     const DistributedPromiseRedis::Script m_release;
     const DistributedPromiseRedis::Script m_discard;
+    const DistributedPromiseRedis::Script m_read;
+    const DistributedPromiseRedis::Script m_invalidateAll;
     const QByteArray m_recordMs; // how long an uncached outcome stays recorded for waiters
     QByteArray m_publish = QByteArrayLiteral("PUBLISH"); // the finish script's publish command
     std::unique_ptr<DistributedPromiseRedis::Client> m_client;
     std::unique_ptr<LeaseKeeper> m_keeper;
-    QHash<QByteArray, Flight *> m_flights; // by identity; owned
-    QHash<quint64, Flight *> m_byId; // the same flights, by id
+    QHash<QByteArray, Flight *> m_flights; // by identity, those that take new callers
+    QHash<quint64, Flight *> m_byId; // every flight, by id; owned
     std::vector<std::unique_ptr<Flight>> m_spareFlights;
-    QHash<QByteArray, Flight *> m_byChannel;
+    QMultiHash<QByteArray, Flight *> m_byChannel; // a detached flight may share its channel
     quint64 m_nextId = 0;
     bool m_everConnected = false;
     bool m_outageWarned = false;
     bool m_cannotPublish = false; // the Redis user may not publish: waiters poll
     // Lock scripts whose reply was lost while disconnected: released by token on reconnect.
     std::vector<std::pair<DistributedPromiseProtocol::Keys, QByteArray>> m_unanswered;
-    AtomicStats m_stats;
+    Stats m_stats;
     QTimer m_sweepTimer;
+    std::unordered_map<QString, std::unique_ptr<WrapState>> m_wraps;
+    QHash<QByteArray, WrapState *> m_wrapByChannel;
+    /*! Identities whose refresh failed while a stale value was served (failSafe): not tried
+        again before the deadline. */
+    QHash<QByteArray, QDeadlineTimer> m_failSafePause;
 };
 
 } // namespace DistributedPromiseDetail

@@ -5,6 +5,7 @@
 
 #include "distributedpromiseconfig.h"
 #include "distributedpromisedetail.h"
+#include "json_p.h"
 
 #include <QtCore/QByteArray>
 #include <QtCore/QJsonArray>
@@ -15,24 +16,8 @@ constexpr int envelopeVersion = 1;
 /*! Arguments encoded longer than this are replaced by '#' and their SHA-256 in the identity. */
 constexpr qsizetype maxPlainArgumentsBytes = 128;
 
-/*! JSON nesting the library writes at most: Qt's reader refuses deeper documents. */
-constexpr int maxNesting = 1000;
-
-/*! What makes a value unfit for the wire: it would not read back as it was written. */
-enum class ValueProblem { None, NonFinite, TooDeep };
-/*! Why a value with \a problem is refused, for an error message ("it holds ..."). */
-QString describe(ValueProblem problem);
-
-/*! Checks prefixes and separator; returns what to fix, or empty. */
+/*! Checks the prefixes, the separator and the durations; returns what to fix, or empty. */
 QString validate(const DistributedPromiseConfig &config);
-
-/*!
-    Compact JSON of \a args (objects have sorted keys, so equal arguments encode equally): the
-    very bytes of QJsonDocument(args).toJson(QJsonDocument::Compact), written directly.
-*/
-DISTRIBUTEDPROMISE_EXPORT QByteArray encodeArguments(const QJsonArray &args);
-/*! Appends encodeArguments(\a args) to \a out; returns what makes them unfit, if anything. */
-ValueProblem appendArguments(QByteArray &out, const QJsonArray &args);
 
 /*! The call's identity: wrap key, separator, arguments (or '#' + SHA-256 hex when long). */
 QByteArray identity(const QString &key, const QByteArray &separator, const QByteArray &arguments);
@@ -61,6 +46,13 @@ public:
     QByteArray dataKey(const QByteArray &identity) const { return name(m_data, identity); }
     /*! The channel of \a identity (also the name of its record key). */
     QByteArray channel(const QByteArray &identity) const { return name(m_channel, identity); }
+    /*! "P S generation S {key}": the generation of wrap key \a key (INCR by invalidateAll). */
+    QByteArray generationKey(const QString &key) const { return name(m_generation, key.toUtf8()); }
+    /*! "P S notifPrefix S generation S {key}": where a new generation of \a key is published. */
+    QByteArray generationChannel(const QString &key) const
+    {
+        return name(m_generationChannel, key.toUtf8());
+    }
     /*! Every channel's name matches this glob (for ACL rules). */
     QString channelPattern() const { return QString::fromUtf8(m_channel.chopped(1)) + u'*'; }
     /*! Fills in the lock key and the channel of \a keys, once. */
@@ -83,24 +75,41 @@ private:
     QByteArray m_data; ///< "P S {"
     QByteArray m_lock; ///< "P S lockPrefix S {"
     QByteArray m_channel; ///< "P S notifPrefix S {"
+    QByteArray m_generation; ///< "P S generation S {"
+    QByteArray m_generationChannel; ///< "P S notifPrefix S generation S {"
 };
 
-/*! {"v":1,"ok":true,"value":...} or {"v":1,"ok":false,"error":{"code":...,"message":...}}. */
+/*! The identity prefix of wrap key \a keyAndSeparator ("key S") in \a generation: the same for
+    generation 0 (so entries of versions before 0.3 are read), "key S ~g S" after. */
+QByteArray generationPrefix(
+    const QByteArray &keyAndSeparator, const QByteArray &separator, qint64 generation);
+
+/*! How long an entry is fresh and then stale, as its writer decided; written in the envelope
+    ("ttl", "staleFor") only when a reader needs it to tell fresh from stale. Redis keeps the
+    entry ttl + staleFor, so the entry is stale once its PTTL is at most staleFor. */
+struct EntryLife
+{
+    qint64 ttlMs = -1; ///< -1: not in the envelope (fresh for as long as it exists)
+    qint64 staleForMs = 0;
+};
+
+/*! {"v":1,"ok":true,"value":...} or {"v":1,"ok":false,"error":{"code":...,"message":...}}; a
+    value with \a life set gets {"v":1,"ok":true,"ttl":T,"staleFor":S,"value":...} (readers
+    before 0.3 ignore the two fields). */
 DISTRIBUTEDPROMISE_EXPORT QByteArray encodeEnvelope(
-    const DistributedPromiseDetail::Outcome &outcome, ValueProblem *problem = nullptr);
-/*! Parses an envelope; false for anything else (garbage, other versions, missing fields). */
+    const DistributedPromiseDetail::Outcome &outcome, ValueProblem *problem = nullptr,
+    const EntryLife *life = nullptr);
+/*! Parses an envelope; false for anything else (garbage, other versions, missing fields).
+    \a life, when given, gets the entry's life fields (or stays as it was without them). */
 DISTRIBUTEDPROMISE_EXPORT bool decodeEnvelope(
-    const QByteArray &bytes, DistributedPromiseDetail::Outcome *outcome);
+    const QByteArray &bytes, DistributedPromiseDetail::Outcome *outcome, EntryLife *life = nullptr);
 
 /*!
     For a value envelope whose value is a string without escapes (the usual cache hit), that
     string, as decodeEnvelope() would read it; false for anything else (then use decodeEnvelope).
 */
-DISTRIBUTEDPROMISE_EXPORT bool decodePlainString(const QByteArray &bytes, QString *text);
-
-/*! Compact JSON text of any JSON value, including scalars (as QJsonDocument writes it). */
-DISTRIBUTEDPROMISE_EXPORT QByteArray encodeValue(
-    const QJsonValue &value, ValueProblem *problem = nullptr);
+DISTRIBUTEDPROMISE_EXPORT bool decodePlainString(
+    const QByteArray &bytes, QString *text, EntryLife *life = nullptr);
 
 /*! What the lock script answers first. */
 enum AcquireResult : qint64 {
@@ -113,11 +122,13 @@ enum AcquireResult : qint64 {
 /*! Separates the token from the outcome in the record of a finished execution. */
 constexpr char recordSeparator = ' ';
 
+extern const QByteArray readScript;
 extern const QByteArray acquireScript;
 extern const QByteArray renewScript;
 extern const QByteArray finishScript;
 extern const QByteArray releaseScript;
 extern const QByteArray discardScript;
+extern const QByteArray invalidateAllScript;
 /*! The message that tells waiters a holder gave its lock back without an outcome. */
 extern const QByteArray abandonedMessage;
 

@@ -15,6 +15,7 @@
 #include <QtNetwork/QTcpServer>
 #include <QtTest/QTest>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -58,6 +59,16 @@ inline QString lockKey(const QString &wrapKey, const QByteArray &argsJson,
 }
 
 /*! redis-cli EXISTS \a key: true when the key is there. */
+/*! The lines of a redis-cli answer, trimmed and sorted. */
+inline QByteArrayList sortedLines(const QByteArray &text)
+{
+    QByteArrayList lines = text.isEmpty() ? QByteArrayList() : text.split('\n');
+    for (QByteArray &line : lines)
+        line = line.trimmed();
+    std::sort(lines.begin(), lines.end());
+    return lines;
+}
+
 inline bool keyExists(const DistributedPromiseTest::RedisServer &server, const QString &key)
 {
     return server.cli({ QStringLiteral("EXISTS"), key }) == "1";

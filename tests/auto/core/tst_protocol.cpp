@@ -73,6 +73,12 @@ void tst_Protocol::keyNamesWithCustomPrefixes()
         = (prefix + QStringLiteral("|lk|{") + identity + QLatin1Char('}')).toUtf8();
     const QByteArray channelName
         = (prefix + QStringLiteral("|nt|{") + identity + QLatin1Char('}')).toUtf8();
+    // Where invalidateAll() publishes the wrap key's new generation.
+    const QByteArray generationChannel = (prefix + QStringLiteral("|nt|generation|{job}")).toUtf8();
+    const auto channels = [this, &prefix] {
+        return sortedLines(m_server.cli(
+            { QStringLiteral("PUBSUB"), QStringLiteral("CHANNELS"), prefix + QLatin1Char('*') }));
+    };
 
     DistributedPromiseWrapper holder(config);
     int runs = 0;
@@ -91,9 +97,7 @@ void tst_Protocol::keyNamesWithCustomPrefixes()
         return s + QString::number(n);
     });
     const QFuture<QString> waited = waiting(QStringLiteral("x"), 1);
-    QTRY_COMPARE(m_server.cli({ QStringLiteral("PUBSUB"), QStringLiteral("CHANNELS"),
-                     prefix + QLatin1Char('*') }),
-        channelName);
+    QTRY_COMPARE(channels(), QByteArrayList({ generationChannel, channelName }));
     QVERIFY(!held.isFinished());
 
     QTRY_VERIFY(held.isFinished() && waited.isFinished());
@@ -101,10 +105,8 @@ void tst_Protocol::keyNamesWithCustomPrefixes()
     QCOMPARE(waited.result(), QStringLiteral("x1"));
     QCOMPARE(runs, 1);
     QCOMPARE(keysMatching(prefix + QLatin1Char('*')), QByteArrayList { dataName });
-    // The last local waiter gone: unsubscribed.
-    QTRY_COMPARE(m_server.cli({ QStringLiteral("PUBSUB"), QStringLiteral("CHANNELS"),
-                     prefix + QLatin1Char('*') }),
-        QByteArray());
+    // The last local waiter gone: unsubscribed (the generation's channel stays).
+    QTRY_COMPARE(channels(), QByteArrayList { generationChannel });
     QCOMPARE(m_server.cli({ QStringLiteral("CLUSTER"), QStringLiteral("KEYSLOT"),
                  QString::fromUtf8(dataName) }),
         m_server.cli(
@@ -476,8 +478,9 @@ void tst_Protocol::emptyWrapKey()
 
 void tst_Protocol::connectionsAreNamedAndOpenedWhenNeeded()
 {
-    // A wrapper opens its command connection at once, its subscriber connection when it first
-    // waits, and its lease keeper's when it first holds a lock; CLIENT LIST names each.
+    // A wrapper opens its command connection at once, its subscriber connection at the first
+    // call (it listens for the wrap key's generation), and its lease keeper's when it first holds
+    // a lock; CLIENT LIST names each.
     DistributedPromiseConfig config = configFor(m_server);
     config.keyPrefix = QStringLiteral("named");
     const QString pid = QString::number(QCoreApplication::applicationPid());
@@ -502,6 +505,7 @@ void tst_Protocol::connectionsAreNamedAndOpenedWhenNeeded()
     const QFuture<int> held = slow();
     QTRY_COMPARE(names(),
         QStringList({ QStringLiteral("named:%1:commands").arg(pid),
+            QStringLiteral("named:%1:commands:subscriber").arg(pid),
             QStringLiteral("named:%1:lease").arg(pid) }));
     DistributedPromiseWrapper waiter(config);
     auto same = waiter.wrap(QStringLiteral("job"), [] { return 2; });

@@ -173,7 +173,7 @@ private:
 void tst_FaultMatrix::initTestCase()
 {
     QVERIFY2(m_server.start(), qPrintable(m_server.errorString()));
-    QFile source(QStringLiteral(DP_PROTOCOL_SOURCE));
+    QFile source(QStringLiteral(DP_SCRIPTS_SOURCE));
     QVERIFY2(source.open(QIODevice::ReadOnly), qPrintable(source.fileName()));
     const QByteArray text = source.readAll();
     for (const QByteArray name : { "acquireScript", "renewScript", "finishScript" }) {
