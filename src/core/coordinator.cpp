@@ -55,11 +55,11 @@ Coordinator::Coordinator(
     m_keeper = std::make_unique<LeaseKeeper>(endpoint, options, config.lockTimeout, this,
         [this](quint64 id, LeaseKeeper::Event event) { onLeaseEvent(id, event); });
     options.clientName = name + ":commands";
-    options.scripts = { m_acquire.source, m_finish.source, m_release.source, m_discard.source,
-        m_read.source, m_invalidateAll.source };
     if (endpoint.topology == DistributedPromiseRedis::Endpoint::Topology::Cluster)
         m_publish = QByteArrayLiteral("SPUBLISH"); // waiters listen on shard channels
-    m_client = DistributedPromiseRedis::Client::create(endpoint, options);
+    m_client = DistributedPromiseRedis::Client::create(endpoint, options,
+        { m_acquire.source, m_finish.source, m_release.source, m_discard.source, m_read.source,
+            m_invalidateAll.source });
     connect(m_client.get(), &DistributedPromiseRedis::Client::connected, this, [this] {
         if (m_everConnected)
             ++m_stats[Counter::Reconnects];

@@ -32,9 +32,8 @@ public:
     void start()
     {
         if (!m_client) {
-            DistributedPromiseRedis::ConnectionOptions options = m_keeper->m_options;
-            options.scripts = { m_renew.source };
-            m_client = DistributedPromiseRedis::Client::create(m_keeper->m_endpoint, options);
+            m_client = DistributedPromiseRedis::Client::create(
+                m_keeper->m_endpoint, m_keeper->m_options, { m_renew.source });
             m_client->open();
         }
         if (!m_timer.isActive())

@@ -3,8 +3,6 @@
 
 #include "logging_p.h"
 
-#include <array>
-
 namespace DistributedPromiseRedis {
 
 namespace {
@@ -12,66 +10,13 @@ namespace {
 constexpr std::chrono::milliseconds tryAgainDelay(20);
 // While a master with replicas is down, the map is read this often, to find the promoted one.
 constexpr std::chrono::milliseconds failoverPollInterval(100);
-
-// CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0, as Redis Cluster uses it.
-constexpr std::array<quint16, 256> makeCrc16Table()
-{
-    std::array<quint16, 256> table {};
-    for (int byte = 0; byte < 256; ++byte) {
-        quint16 crc = quint16(byte << 8);
-        for (int bit = 0; bit < 8; ++bit)
-            crc = (crc & 0x8000) ? quint16((crc << 1) ^ 0x1021) : quint16(crc << 1);
-        table[size_t(byte)] = crc;
-    }
-    return table;
-}
-constexpr std::array<quint16, 256> crc16Table = makeCrc16Table();
-
-quint16 crc16(const char *data, qsizetype size)
-{
-    quint16 crc = 0;
-    for (qsizetype i = 0; i < size; ++i)
-        crc = quint16((crc << 8) ^ crc16Table[((crc >> 8) ^ quint8(data[i])) & 0xff]);
-    return crc;
-}
-
-// The key a command is routed by: the first key of EVAL/EVALSHA, else the first argument.
-// A null result means the command has no key (any node may run it).
-QByteArray routingKey(const QList<QByteArray> &args)
-{
-    if (args.size() < 2)
-        return {};
-    const QByteArray &name = args.constFirst();
-    if (name.compare("EVALSHA", Qt::CaseInsensitive) == 0
-        || name.compare("EVAL", Qt::CaseInsensitive) == 0) {
-        if (args.size() < 4 || args.at(2) == "0")
-            return {};
-        return args.at(3);
-    }
-    return args.at(1);
-}
-
-// "host:port" from MOVED/ASK (the host may be an IPv6 address, or empty for "the same host").
-bool parseNodeAddress(const QByteArray &text, const QString &sameHost, Endpoint::Address *address)
-{
-    const qsizetype colon = text.lastIndexOf(':');
-    if (colon < 0)
-        return false;
-    bool ok = false;
-    const uint port = text.mid(colon + 1).toUInt(&ok);
-    if (!ok || port == 0 || port > 65535)
-        return false;
-    address->host = colon == 0 ? sameHost : QString::fromUtf8(text.left(colon));
-    address->port = quint16(port);
-    return true;
-}
 } // namespace
 
 struct ClusterClient::Node
 {
     Endpoint::Address address;
     std::unique_ptr<Connection> connection;
-    std::unique_ptr<Connection> shards; // shard channels of this master's slots
+    std::unique_ptr<Subscriber> shards; // shard channels of this master's slots
     bool everConnected = false;
     bool foundLater = false; // not in the first map: a new master, e.g. a promoted replica
     bool serving = false; // owns at least one slot in the current map
@@ -82,17 +27,22 @@ struct ClusterClient::Node
     bool isDown() const { return everConnected && !connection->isConnected(); }
 };
 
-ClusterClient::ClusterClient(
-    const Endpoint &endpoint, const ConnectionOptions &options, QObject *parent)
-    : Client(endpoint, options, parent)
-    , m_slots(slotCount, nullptr)
+ClusterClient::ClusterClient(const Endpoint &endpoint, const ConnectionOptions &options,
+    const QList<QByteArray> &scripts, QObject *parent)
+    : Client(endpoint, parent)
+    , m_options(options)
+    , m_scripts(scripts)
+    , m_waiting(endpoint.displayName(), options.connectTimeout)
+    , m_control(endpoint.server(endpoint.seeds.constFirst()), options)
+    , m_slots(ClusterSlots::slotCount, nullptr)
     , m_refreshBackoff(options.reconnectMin)
 {
+    m_control.setScripts(scripts);
     m_refreshTimer.setSingleShot(true);
     connect(&m_refreshTimer, &QTimer::timeout, this, &ClusterClient::refreshSlots);
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, &ClusterClient::runRetries);
-    connect(&commands(), &Connection::disconnected, this, &ClusterClient::moveControl);
+    connect(&m_control, &Connection::disconnected, this, &ClusterClient::moveControl);
 }
 
 ClusterClient::~ClusterClient()
@@ -103,11 +53,12 @@ ClusterClient::~ClusterClient()
     // The nodes' pending commands fail now; their callbacks see m_destroying.
     m_byAddress.clear();
     m_nodes.clear();
+    failWaiting(QStringLiteral("the Redis client was destroyed"));
 }
 
 void ClusterClient::open()
 {
-    commands().open(); // the inherited subscriber stays closed: shard channels go per node
+    m_control.open();
     for (const auto &node : m_nodes) {
         node->closed = false;
         node->connection->open();
@@ -125,13 +76,14 @@ void ClusterClient::close()
         if (node->shards)
             node->shards->close();
     }
-    Client::close();
+    m_control.close();
+    failWaiting(QStringLiteral("the connection was closed"));
     failRetries(DistributedPromiseError::Cancelled, QStringLiteral("the connection was closed"));
 }
 
 bool ClusterClient::isConnected() const
 {
-    if (!isReady())
+    if (!m_ready)
         return false;
     for (const auto &node : m_nodes) {
         if (node->serving && !node->connection->isConnected())
@@ -142,34 +94,25 @@ bool ClusterClient::isConnected() const
 
 bool ClusterClient::isReadyFor(const QByteArray &key) const
 {
-    if (!isReady())
+    if (!m_ready)
         return false;
-    const Node *node = m_slots[size_t(slotOf(key))];
+    const Node *node = m_slots[size_t(ClusterSlots::slotOf(key))];
     return node && node->connection->isConnected();
-}
-
-int ClusterClient::slotOf(const QByteArray &key)
-{
-    // Only the part between the first '{' and the next '}' counts, when it is not empty.
-    const qsizetype open = key.indexOf('{');
-    if (open >= 0) {
-        const qsizetype close = key.indexOf('}', open + 1);
-        if (close > open + 1)
-            return crc16(key.constData() + open + 1, close - open - 1) & (slotCount - 1);
-    }
-    return crc16(key.constData(), key.size()) & (slotCount - 1);
 }
 
 QString ClusterClient::nodeFor(int slot) const
 {
-    const Node *node = slot >= 0 && slot < slotCount ? m_slots[size_t(slot)] : nullptr;
+    const Node *node
+        = slot >= 0 && slot < ClusterSlots::slotCount ? m_slots[size_t(slot)] : nullptr;
     return node ? node->address.toString() : QString();
 }
 
 void ClusterClient::command(const QList<QByteArray> &args, Callback callback)
 {
-    if (waitForReady(args, callback))
+    if (!m_ready) {
+        m_waiting.hold({ args, std::move(callback), 0 });
         return;
+    }
     Request request;
     request.args = args;
     request.callback = std::move(callback);
@@ -184,9 +127,9 @@ ClusterClient::Node *ClusterClient::node(const Endpoint::Address &address)
     auto owned = std::make_unique<Node>();
     Node *node = owned.get();
     node->address = address;
-    node->foundLater = isReady();
-    node->connection = std::make_unique<Connection>(
-        endpoint().server(address), Connection::Mode::Commands, options());
+    node->foundLater = m_ready;
+    node->connection = std::make_unique<Connection>(endpoint().server(address), m_options);
+    node->connection->setScripts(m_scripts);
     connect(node->connection.get(), &Connection::connected, this, [this, node] {
         // The first connect of a node is part of reading the map; later ones are reconnects,
         // after which waiters re-check what they missed. So is the first connect of a master
@@ -206,10 +149,10 @@ ClusterClient::Node *ClusterClient::node(const Endpoint::Address &address)
 
 void ClusterClient::route(Request request)
 {
-    const QByteArray key = routingKey(request.args);
+    const QByteArray key = ClusterSlots::routingKey(request.args);
     Node *target = nullptr;
     if (!key.isNull()) {
-        target = m_slots[size_t(slotOf(key))];
+        target = m_slots[size_t(ClusterSlots::slotOf(key))];
     } else {
         for (const auto &node : m_nodes) {
             if (node->serving) {
@@ -257,35 +200,8 @@ void ClusterClient::onReply(Request &request, const Reply &reply)
         return;
     }
     const QByteArray &text = reply.string;
-    const bool moved = text.startsWith("MOVED ");
-    const bool ask = text.startsWith("ASK ");
-    if (moved || ask) {
-        // "MOVED <slot> <host>:<port>" / "ASK <slot> <host>:<port>"
-        const QByteArrayList parts = text.split(' ');
-        bool ok = false;
-        const int slot = parts.value(1).toInt(&ok);
-        Endpoint::Address address;
-        if (parts.size() != 3 || !ok || slot < 0 || slot >= slotCount
-            || !parseNodeAddress(parts.at(2), commands().endpoint().host, &address)) {
-            request.callback(reply);
-            return;
-        }
-        if (++request.redirections > maxRedirections) {
-            fail(request,
-                QStringLiteral("too many redirections (the last: %1)")
-                    .arg(QString::fromUtf8(text)));
-            return;
-        }
-        Node *to = node(address);
-        qCDebug(lcDistributedPromise).noquote() << "cluster:" << QString::fromUtf8(text) << "for"
-                                                << QString::fromUtf8(request.args.constFirst());
-        if (moved) {
-            m_slots[size_t(slot)] = to;
-            to->serving = true;
-            placeChannels();
-            refreshSlots();
-        }
-        send(to, std::move(request), ask);
+    if (ClusterSlots::isRedirection(text)) {
+        onRedirection(request, reply);
         return;
     }
     if (text.startsWith("TRYAGAIN")) {
@@ -301,12 +217,38 @@ void ClusterClient::onReply(Request &request, const Reply &reply)
     request.callback(reply);
 }
 
+void ClusterClient::onRedirection(Request &request, const Reply &reply)
+{
+    ClusterSlots::Redirection redirection;
+    if (!ClusterSlots::parseRedirection(reply.string, m_control.endpoint().host, &redirection)) {
+        request.callback(reply);
+        return;
+    }
+    if (++request.redirections > maxRedirections) {
+        fail(request,
+            QStringLiteral("too many redirections (the last: %1)")
+                .arg(QString::fromUtf8(reply.string)));
+        return;
+    }
+    Node *to = node(redirection.address);
+    qCDebug(lcDistributedPromise).noquote()
+        << "cluster:" << QString::fromUtf8(reply.string) << "for"
+        << QString::fromUtf8(request.args.constFirst());
+    if (!redirection.ask) {
+        m_slots[size_t(redirection.slot)] = to;
+        to->serving = true;
+        placeChannels();
+        refreshSlots();
+    }
+    send(to, std::move(request), redirection.ask);
+}
+
 void ClusterClient::retryLater(Request request, const QByteArray &why)
 {
     if (!request.retrying) {
         request.retrying = true;
-        const auto timeout = options().commandTimeout.count() > 0
-            ? options().commandTimeout
+        const auto timeout = m_options.commandTimeout.count() > 0
+            ? m_options.commandTimeout
             : std::chrono::milliseconds(ConnectionOptions().commandTimeout);
         request.retryUntil = QDeadlineTimer(timeout);
     } else if (request.retryUntil.hasExpired()) {
@@ -337,7 +279,7 @@ void ClusterClient::fail(Request &request, const QString &why)
 {
     request.callback(Reply::failure(DistributedPromiseError::ConnectionFailed,
         QStringLiteral("Redis at %1: %2 (key '%3')")
-            .arg(displayName(), why, QString::fromUtf8(routingKey(request.args)))));
+            .arg(displayName(), why, QString::fromUtf8(ClusterSlots::routingKey(request.args)))));
 }
 
 void ClusterClient::refreshSlots()
@@ -350,7 +292,7 @@ void ClusterClient::refreshSlots()
     }
     m_refreshing = true;
     m_refreshTimer.stop();
-    commands().command(
+    m_control.command(
         { QByteArrayLiteral("CLUSTER"), QByteArrayLiteral("SLOTS") }, [this](const Reply &reply) {
             if (m_destroying)
                 return;
@@ -361,36 +303,22 @@ void ClusterClient::refreshSlots()
 
 void ClusterClient::onSlots(const Reply &reply)
 {
-    // [[start, end, [host, port, id, ...], replica...], ...]
-    std::vector<Node *> slots(slotCount, nullptr);
-    bool valid = reply.isArray() && !reply.elements.isEmpty();
-    for (const Reply &range : reply.elements) {
-        if (!valid)
-            break;
-        const Reply master = range.elements.value(2);
-        const qint64 first = range.elements.value(0).integer;
-        const qint64 last = range.elements.value(1).integer;
-        Endpoint::Address address { QString::fromUtf8(master.elements.value(0).string),
-            quint16(master.elements.value(1).integer) };
-        if (address.host.isEmpty() || address.host == QLatin1String("?"))
-            address.host = commands().endpoint().host;
-        valid = range.isArray() && master.isArray() && first >= 0 && last < slotCount
-            && first <= last && address.port != 0;
-        if (valid)
-            std::fill(slots.begin() + first, slots.begin() + last + 1, node(address));
-    }
-    if (!valid) {
+    QList<ClusterSlots::SlotRange> ranges;
+    if (!ClusterSlots::parseSlots(reply, m_control.endpoint().host, &ranges)) {
         const QString why = reply.isAnyError() ? QString::fromUtf8(reply.string)
                                                : QStringLiteral("an empty or unreadable slot map");
         qCDebug(lcDistributedPromise).noquote()
-            << "CLUSTER SLOTS from" << commands().endpoint().displayName() << "failed:" << why;
+            << "CLUSTER SLOTS from" << m_control.endpoint().displayName() << "failed:" << why;
         if (reply.isError())
             moveControl(); // e.g. "ERR This instance has cluster support disabled"
         m_refreshTimer.start(m_refreshBackoff);
-        m_refreshBackoff = std::min(m_refreshBackoff * 2, options().reconnectMax);
+        m_refreshBackoff = std::min(m_refreshBackoff * 2, m_options.reconnectMax);
         return;
     }
-    m_refreshBackoff = options().reconnectMin;
+    std::vector<Node *> slots(ClusterSlots::slotCount, nullptr);
+    for (const ClusterSlots::SlotRange &range : std::as_const(ranges))
+        std::fill(slots.begin() + range.first, slots.begin() + range.last + 1, node(range.master));
+    m_refreshBackoff = m_options.reconnectMin;
     for (const auto &node : m_nodes) {
         node->serving = false;
         node->hasReplicas = false;
@@ -399,9 +327,9 @@ void ClusterClient::onSlots(const Reply &reply)
         if (node)
             node->serving = true;
     }
-    for (const Reply &range : reply.elements) {
-        if (range.elements.size() > 3)
-            slots[size_t(range.elements.at(0).integer)]->hasReplicas = true;
+    for (const ClusterSlots::SlotRange &range : std::as_const(ranges)) {
+        if (range.hasReplicas)
+            slots[size_t(range.first)]->hasReplicas = true;
     }
     m_slots.swap(slots);
     bool failingOver = false;
@@ -422,8 +350,10 @@ void ClusterClient::onSlots(const Reply &reply)
     }
     if (failingOver)
         m_refreshTimer.start(failoverPollInterval);
-    if (!isReady()) {
-        setReady();
+    if (!m_ready) {
+        m_ready = true;
+        for (const HeldCommands::Held &held : m_waiting.release())
+            command(held.args, held.callback);
         Q_EMIT connected();
     }
     placeChannels();
@@ -446,22 +376,19 @@ void ClusterClient::moveControl()
     // The map is read from any node; try the next one we know.
     const QList<Endpoint::Address> addresses = knownAddresses();
     m_nextAddress = (m_nextAddress + 1) % int(addresses.size());
-    commands().retarget(endpoint().server(addresses.at(m_nextAddress)));
+    m_control.retarget(endpoint().server(addresses.at(m_nextAddress)));
 }
 
-Connection *ClusterClient::shardsOf(Node *node)
+Subscriber *ClusterClient::shardsOf(Node *node)
 {
     if (node->shards)
         return node->shards.get();
-    ConnectionOptions shardOptions = options();
-    shardOptions.shardChannels = true;
-    shardOptions.scripts.clear();
-    node->shards = std::make_unique<Connection>(
-        endpoint().server(node->address), Connection::Mode::Subscriber, shardOptions);
-    Connection *shards = node->shards.get();
-    connect(shards, &Connection::message, this, &Client::message);
-    connect(shards, &Connection::subscribed, this, &Client::subscribed);
-    connect(shards, &Connection::subscriptionLost, this, [this](const QByteArray &channel) {
+    node->shards = std::make_unique<Subscriber>(
+        endpoint().server(node->address), m_options, Subscriber::Channels::Shard);
+    Subscriber *shards = node->shards.get();
+    connect(shards, &Subscriber::message, this, &Client::message);
+    connect(shards, &Subscriber::subscribed, this, &Client::subscribed);
+    connect(shards, &Subscriber::subscriptionLost, this, [this](const QByteArray &channel) {
         // Its slot moved away: subscribe again wherever the fresh map puts it.
         const auto it = m_channels.find(channel);
         if (it == m_channels.end())
@@ -496,7 +423,7 @@ void ClusterClient::placeChannel(const QByteArray &channel)
     const auto it = m_channels.find(channel);
     if (it == m_channels.end())
         return;
-    Node *owner = isReady() ? m_slots[size_t(slotOf(channel))] : nullptr;
+    Node *owner = m_ready ? m_slots[size_t(ClusterSlots::slotOf(channel))] : nullptr;
     if (!owner || owner == *it)
         return;
     if (Node *previous = *it)
@@ -510,6 +437,13 @@ void ClusterClient::placeChannels()
     const QList<QByteArray> channels = m_channels.keys();
     for (const QByteArray &channel : channels)
         placeChannel(channel);
+}
+
+void ClusterClient::failWaiting(const QString &reason)
+{
+    m_waiting.fail(m_destroying ? DistributedPromiseError::Cancelled
+                                : DistributedPromiseError::ConnectionFailed,
+        reason);
 }
 
 void ClusterClient::flush(std::chrono::milliseconds timeout)

@@ -5,8 +5,13 @@
 #include "distributedpromiseerror.h"
 
 #include <QtCore/QByteArray>
+#include <QtCore/QFuture>
 #include <QtCore/QList>
 #include <QtCore/QMetaType>
+
+#include <functional>
+
+struct redisReply;
 
 namespace DistributedPromiseRedis {
 
@@ -49,6 +54,21 @@ struct DISTRIBUTEDPROMISE_EXPORT Reply
     */
     DistributedPromiseError toError(const QString &key = QString()) const;
 };
+
+/*! \a reply copied out of hiredis (RESP3 types become their RESP2 counterparts). */
+Reply convertReply(const redisReply *reply);
+
+/*!
+    The condition an error reply names when it means "not executed, the server is unavailable
+    for now" (LOADING, BUSY or MASTERDOWN), or empty.
+*/
+QByteArray transientCondition(const QByteArray &error);
+
+/*! Receives exactly one reply (or Failure) per command, on the connection's thread. */
+using Callback = std::function<void(const Reply &)>;
+
+/*! A future of the reply that \a send's callback gets; a Failure fails it with the error. */
+DISTRIBUTEDPROMISE_EXPORT QFuture<Reply> replyFuture(const std::function<void(Callback)> &send);
 
 } // namespace DistributedPromiseRedis
 

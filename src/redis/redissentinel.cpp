@@ -9,12 +9,6 @@ namespace DistributedPromiseRedis {
 
 namespace {
 const QByteArray switchMaster = QByteArrayLiteral("+switch-master");
-
-ConnectionOptions sentinelOptions(ConnectionOptions options)
-{
-    options.scripts.clear();
-    return options;
-}
 } // namespace
 
 // One round of questions: every sentinel asked at once, every address named checked with ROLE.
@@ -35,17 +29,16 @@ SentinelWatcher::SentinelWatcher(
     const Endpoint &endpoint, const ConnectionOptions &options, QObject *parent)
     : QObject(parent)
     , m_endpoint(endpoint)
-    , m_queryOptions(sentinelOptions(options))
+    , m_queryOptions(options)
 {
     m_queryOptions.reconnect = false;
     m_queryOptions.commandTimeout = options.connectTimeout;
     for (int i = 0; i < m_endpoint.seeds.size(); ++i) {
-        m_events.push_back(std::make_unique<Connection>(
-            sentinel(i), Connection::Mode::Subscriber, sentinelOptions(options)));
-        Connection *events = m_events.back().get();
-        connect(events, &Connection::message, this, &SentinelWatcher::onEvent);
+        m_events.push_back(std::make_unique<Subscriber>(sentinel(i), options));
+        Subscriber *events = m_events.back().get();
+        connect(events, &Subscriber::message, this, &SentinelWatcher::onEvent);
         // (Re)confirmed: a +switch-master may have been missed while it was not.
-        connect(events, &Connection::subscribed, this, &SentinelWatcher::ask);
+        connect(events, &Subscriber::subscribed, this, &SentinelWatcher::ask);
     }
     m_backoff = options.reconnectMin;
     m_retry.setSingleShot(true);
@@ -101,8 +94,7 @@ void SentinelWatcher::ask()
     const QByteArrayList command { QByteArrayLiteral("SENTINEL"),
         QByteArrayLiteral("GET-MASTER-ADDR-BY-NAME"), m_endpoint.masterName.toUtf8() };
     for (int i = 0; i < m_endpoint.seeds.size(); ++i) {
-        m_lookup->connections.push_back(
-            std::make_unique<Connection>(sentinel(i), Connection::Mode::Commands, m_queryOptions));
+        m_lookup->connections.push_back(std::make_unique<Connection>(sentinel(i), m_queryOptions));
         Connection *query = m_lookup->connections.back().get();
         query->open();
         ++m_lookup->pendingAnswers;
@@ -145,8 +137,8 @@ void SentinelWatcher::checkRole(const Endpoint::Address &address)
     if (m_lookup->checked.contains(name))
         return;
     m_lookup->checked.insert(name);
-    m_lookup->connections.push_back(std::make_unique<Connection>(
-        m_endpoint.server(address), Connection::Mode::Commands, m_queryOptions));
+    m_lookup->connections.push_back(
+        std::make_unique<Connection>(m_endpoint.server(address), m_queryOptions));
     Connection *check = m_lookup->connections.back().get();
     check->open();
     ++m_lookup->pendingChecks;

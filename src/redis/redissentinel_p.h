@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "redisconnection_p.h"
+#include "redissubscriber_p.h"
 
 #include <QtCore/QHash>
 #include <QtCore/QObject>
@@ -23,7 +23,7 @@ namespace DistributedPromiseRedis {
     or failed() when no sentinel named a server that says it is the master. A hung sentinel
     therefore delays nothing while a majority answers.
 
-    A subscriber connection to every sentinel listens to +switch-master, so a failover is
+    A Subscriber to every sentinel listens to +switch-master, so a failover is
     followed as long as one sentinel is healthy. Whenever one of these subscriptions is
     (re)confirmed, the sentinels are asked again: an event missed while a connection was down
     cannot leave the client on the old master.
@@ -64,7 +64,7 @@ private:
     // The previous lookup: we may be inside one of its callbacks when it ends.
     std::unique_ptr<Lookup> m_finished;
     int m_lookups = 0;
-    std::vector<std::unique_ptr<Connection>> m_events;
+    std::vector<std::unique_ptr<Subscriber>> m_events;
     bool m_running = false;
     QTimer m_retry;
     std::chrono::milliseconds m_backoff;

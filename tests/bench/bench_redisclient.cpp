@@ -60,7 +60,7 @@ class LibraryClient
 public:
     bool connect(const Endpoint &endpoint, QString *error)
     {
-        m_connection = std::make_unique<Connection>(endpoint, Connection::Mode::Commands);
+        m_connection = std::make_unique<Connection>(endpoint);
         m_connection->open();
         QEventLoop loop;
         QTimer deadline;

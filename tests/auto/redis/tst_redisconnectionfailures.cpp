@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include "redisclient_p.h"
 #include "redisconnection_p.h"
 #include "redisserver.h"
+#include "redisserverclient_p.h"
 #include "redistest.h"
 
 #include <QtCore/QElapsedTimer>
@@ -12,11 +12,11 @@
 #include <QtTest/QTest>
 
 using namespace std::chrono_literals;
-using DistributedPromiseRedis::Client;
 using DistributedPromiseRedis::Connection;
 using DistributedPromiseRedis::ConnectionOptions;
 using DistributedPromiseRedis::Endpoint;
 using DistributedPromiseRedis::Reply;
+using DistributedPromiseRedis::ServerClient;
 using DistributedPromiseTest::RedisServer;
 using RedisTest::call;
 using RedisTest::describe;
@@ -112,7 +112,7 @@ void tst_RedisConnectionFailures::commandWhileClosedFailsLater()
 {
     Endpoint endpoint;
     endpoint.port = unusedPort();
-    Connection connection(endpoint, Connection::Mode::Commands, fastOptions());
+    Connection connection(endpoint, fastOptions());
     Tally tally(1);
     connection.command({ "PING" }, tally.callbackFor(0));
     QCOMPARE(tally.calls.at(0), 0); // never re-entrantly from inside command()
@@ -127,8 +127,8 @@ void tst_RedisConnectionFailures::connectionRefused()
     Endpoint endpoint;
     endpoint.port = unusedPort();
     QVERIFY(endpoint.port != 0);
-    Client client(endpoint, fastOptions());
-    QSignalSpy disconnected(&client, &Client::disconnected);
+    ServerClient client(endpoint, fastOptions());
+    QSignalSpy disconnected(&client, &ServerClient::disconnected);
 
     QElapsedTimer timer;
     timer.start();
@@ -164,7 +164,7 @@ void tst_RedisConnectionFailures::refusedThenServerComesUp()
     const Endpoint endpoint = RedisTest::endpointOf(server.url());
     server.stop();
 
-    Connection connection(endpoint, Connection::Mode::Commands, fastOptions());
+    Connection connection(endpoint, fastOptions());
     QSignalSpy connected(&connection, &Connection::connected);
     QSignalSpy disconnected(&connection, &Connection::disconnected);
     connection.open();
@@ -186,7 +186,7 @@ void tst_RedisConnectionFailures::unresolvableHost()
         qPrintable(error));
     ConnectionOptions options = fastOptions();
     options.connectTimeout = 3000ms;
-    Connection connection(endpoint, Connection::Mode::Commands, options);
+    Connection connection(endpoint, options);
     QSignalSpy disconnected(&connection, &Connection::disconnected);
 
     QElapsedTimer timer;
@@ -211,8 +211,7 @@ void tst_RedisConnectionFailures::serverKilledWithCommandsInFlight()
 {
     RedisServer server;
     QVERIFY2(server.start(), qPrintable(server.errorString()));
-    Connection connection(
-        RedisTest::endpointOf(server.url()), Connection::Mode::Commands, fastOptions());
+    Connection connection(RedisTest::endpointOf(server.url()), fastOptions());
     QSignalSpy connected(&connection, &Connection::connected);
     QSignalSpy disconnected(&connection, &Connection::disconnected);
     connection.open();
@@ -254,8 +253,7 @@ void tst_RedisConnectionFailures::serverKilledMidStream()
 {
     RedisServer server;
     QVERIFY2(server.start(), qPrintable(server.errorString()));
-    Connection connection(
-        RedisTest::endpointOf(server.url()), Connection::Mode::Commands, fastOptions());
+    Connection connection(RedisTest::endpointOf(server.url()), fastOptions());
     connection.open();
     QTRY_VERIFY_WITH_TIMEOUT(connection.isConnected(), 5000);
 
@@ -286,7 +284,7 @@ void tst_RedisConnectionFailures::commandTimeout()
     QVERIFY2(server.start(), qPrintable(server.errorString()));
     ConnectionOptions options = fastOptions();
     options.commandTimeout = 300ms;
-    Connection connection(RedisTest::endpointOf(server.url()), Connection::Mode::Commands, options);
+    Connection connection(RedisTest::endpointOf(server.url()), options);
     QSignalSpy disconnected(&connection, &Connection::disconnected);
     connection.open();
     QTRY_VERIFY_WITH_TIMEOUT(connection.isConnected(), 5000);
@@ -320,8 +318,7 @@ void tst_RedisConnectionFailures::closeCancelsPending()
 {
     RedisServer server;
     QVERIFY2(server.start(), qPrintable(server.errorString()));
-    Connection connection(
-        RedisTest::endpointOf(server.url()), Connection::Mode::Commands, fastOptions());
+    Connection connection(RedisTest::endpointOf(server.url()), fastOptions());
     QSignalSpy connected(&connection, &Connection::connected);
     connection.open();
     QTRY_COMPARE_WITH_TIMEOUT(connected.size(), 1, 5000);
@@ -356,8 +353,8 @@ void tst_RedisConnectionFailures::destroyWithCommandsInFlight()
     QFETCH(bool, paused);
     RedisServer server;
     QVERIFY2(server.start(), qPrintable(server.errorString()));
-    auto connection = std::make_unique<Connection>(
-        RedisTest::endpointOf(server.url()), Connection::Mode::Commands, fastOptions());
+    auto connection
+        = std::make_unique<Connection>(RedisTest::endpointOf(server.url()), fastOptions());
     connection->open();
     QTRY_VERIFY_WITH_TIMEOUT(connection->isConnected(), 5000);
     if (paused)
@@ -409,8 +406,7 @@ void tst_RedisConnectionFailures::destroyWhileDisconnected()
     // destruction must not lose them.
     Endpoint endpoint;
     endpoint.port = unusedPort();
-    auto connection
-        = std::make_unique<Connection>(endpoint, Connection::Mode::Commands, fastOptions());
+    auto connection = std::make_unique<Connection>(endpoint, fastOptions());
     QSignalSpy disconnected(connection.get(), &Connection::disconnected);
     connection->open();
     QTRY_VERIFY_WITH_TIMEOUT(!disconnected.isEmpty(), 2000);
@@ -442,8 +438,9 @@ void tst_RedisConnectionFailures::destroyClientWithCommandsInFlight()
 {
     RedisServer server;
     QVERIFY2(server.start(), qPrintable(server.errorString()));
-    auto client = std::make_unique<Client>(RedisTest::endpointOf(server.url()), fastOptions());
-    QSignalSpy subscribed(client.get(), &Client::subscribed);
+    auto client
+        = std::make_unique<ServerClient>(RedisTest::endpointOf(server.url()), fastOptions());
+    QSignalSpy subscribed(client.get(), &ServerClient::subscribed);
     client->open();
     client->subscribe("dptest:channel");
     QTRY_COMPARE_WITH_TIMEOUT(subscribed.size(), 1, 5000);
@@ -477,8 +474,7 @@ void tst_RedisConnectionFailures::destroyFromOwnReplyCallback()
 {
     RedisServer server;
     QVERIFY2(server.start(), qPrintable(server.errorString()));
-    auto *connection = new Connection(
-        RedisTest::endpointOf(server.url()), Connection::Mode::Commands, fastOptions());
+    auto *connection = new Connection(RedisTest::endpointOf(server.url()), fastOptions());
     QPointer<Connection> guard(connection);
     connection->open();
     QTRY_VERIFY_WITH_TIMEOUT(connection->isConnected(), 5000);
@@ -518,8 +514,7 @@ void tst_RedisConnectionFailures::destroyFromFailureCallback()
     QVERIFY2(server.start(), qPrintable(server.errorString()));
     ConnectionOptions options = fastOptions();
     options.commandTimeout = 200ms;
-    auto *connection
-        = new Connection(RedisTest::endpointOf(server.url()), Connection::Mode::Commands, options);
+    auto *connection = new Connection(RedisTest::endpointOf(server.url()), options);
     QPointer<Connection> guard(connection);
     connection->open();
     QTRY_VERIFY_WITH_TIMEOUT(connection->isConnected(), 5000);
@@ -553,8 +548,7 @@ void tst_RedisConnectionFailures::eventLoopStaysResponsive()
 {
     RedisServer server;
     QVERIFY2(server.start(), qPrintable(server.errorString()));
-    Connection connection(
-        RedisTest::endpointOf(server.url()), Connection::Mode::Commands, fastOptions());
+    Connection connection(RedisTest::endpointOf(server.url()), fastOptions());
     connection.open();
     QTRY_VERIFY_WITH_TIMEOUT(connection.isConnected(), 5000);
     QCOMPARE(describe(call(connection, { "SET", "dptest:value", QByteArray(1024, 'v') })),

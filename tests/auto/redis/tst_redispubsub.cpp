@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
-#include "redisclient_p.h"
 #include "redisserver.h"
+#include "redisserverclient_p.h"
 #include "redistest.h"
 
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
 
 using namespace std::chrono_literals;
-using DistributedPromiseRedis::Client;
 using DistributedPromiseRedis::ConnectionOptions;
 using DistributedPromiseRedis::Reply;
+using DistributedPromiseRedis::ServerClient;
 using DistributedPromiseTest::RedisServer;
 using RedisTest::describe;
 
@@ -25,7 +25,7 @@ ConnectionOptions fastOptions()
 
 // PUBSUB NUMSUB <channel> through the client's command connection: how many connections
 // the server has subscribed to it, or -1 when that could not be found out.
-qint64 subscribers(Client &client, const QByteArray &channel)
+qint64 subscribers(ServerClient &client, const QByteArray &channel)
 {
     const Reply reply = RedisTest::call(client.commands(), { "PUBSUB", "NUMSUB", channel });
     if (!reply.isArray() || reply.elements.size() != 2)
@@ -34,7 +34,7 @@ qint64 subscribers(Client &client, const QByteArray &channel)
 }
 
 // PUBLISH; returns how many subscribers got it, or -1.
-qint64 publish(Client &client, const QByteArray &channel, const QByteArray &payload)
+qint64 publish(ServerClient &client, const QByteArray &channel, const QByteArray &payload)
 {
     const Reply reply = RedisTest::call(client.commands(), { "PUBLISH", channel, payload });
     return reply.isInteger() ? reply.integer : -1;
@@ -63,19 +63,20 @@ private Q_SLOTS:
 
 private:
     std::unique_ptr<RedisServer> m_server;
-    std::unique_ptr<Client> m_client;
+    std::unique_ptr<ServerClient> m_client;
 };
 
 void tst_RedisPubSub::init()
 {
     m_server = std::make_unique<RedisServer>();
     QVERIFY2(m_server->start(), qPrintable(m_server->errorString()));
-    m_client = std::make_unique<Client>(RedisTest::endpointOf(m_server->url()), fastOptions());
+    m_client
+        = std::make_unique<ServerClient>(RedisTest::endpointOf(m_server->url()), fastOptions());
     m_client->open();
     QTRY_VERIFY_WITH_TIMEOUT(m_client->isConnected(), 5000);
     // The subscriber connection opens with the first channel, not before.
-    QCOMPARE(
-        m_client->subscriber().state(), DistributedPromiseRedis::Connection::State::Disconnected);
+    QCOMPARE(m_client->subscriber().connection().state(),
+        DistributedPromiseRedis::Connection::State::Disconnected);
 }
 
 void tst_RedisPubSub::cleanup()
@@ -86,9 +87,9 @@ void tst_RedisPubSub::cleanup()
 
 void tst_RedisPubSub::subscribeAndReceive()
 {
-    Client &client = *m_client;
-    QSignalSpy subscribed(&client, &Client::subscribed);
-    QSignalSpy messages(&client, &Client::message);
+    ServerClient &client = *m_client;
+    QSignalSpy subscribed(&client, &ServerClient::subscribed);
+    QSignalSpy messages(&client, &ServerClient::message);
 
     QVERIFY(!client.subscribe("dptest:news")); // not confirmed yet
     QCOMPARE(client.listenerCount("dptest:news"), 1);
@@ -124,9 +125,9 @@ void tst_RedisPubSub::binaryPayload()
 {
     QFETCH(QByteArray, channel);
     QFETCH(QByteArray, payload);
-    Client &client = *m_client;
-    QSignalSpy subscribed(&client, &Client::subscribed);
-    QSignalSpy messages(&client, &Client::message);
+    ServerClient &client = *m_client;
+    QSignalSpy subscribed(&client, &ServerClient::subscribed);
+    QSignalSpy messages(&client, &ServerClient::message);
 
     client.subscribe(channel);
     QTRY_COMPARE_WITH_TIMEOUT(subscribed.size(), 1, 5000);
@@ -141,9 +142,9 @@ void tst_RedisPubSub::binaryPayload()
 
 void tst_RedisPubSub::onlyWantedChannels()
 {
-    Client &client = *m_client;
-    QSignalSpy subscribed(&client, &Client::subscribed);
-    QSignalSpy messages(&client, &Client::message);
+    ServerClient &client = *m_client;
+    QSignalSpy subscribed(&client, &ServerClient::subscribed);
+    QSignalSpy messages(&client, &ServerClient::message);
     client.subscribe("dptest:a");
     QTRY_COMPARE_WITH_TIMEOUT(subscribed.size(), 1, 5000);
 
@@ -157,10 +158,10 @@ void tst_RedisPubSub::onlyWantedChannels()
 
 void tst_RedisPubSub::listenerRefcount()
 {
-    Client &client = *m_client;
+    ServerClient &client = *m_client;
     const QByteArray channel = QByteArrayLiteral("dptest:shared");
-    QSignalSpy subscribed(&client, &Client::subscribed);
-    QSignalSpy messages(&client, &Client::message);
+    QSignalSpy subscribed(&client, &ServerClient::subscribed);
+    QSignalSpy messages(&client, &ServerClient::message);
 
     client.subscribe(channel);
     client.subscribe(channel);
@@ -194,10 +195,10 @@ void tst_RedisPubSub::listenerRefcount()
 
 void tst_RedisPubSub::subscribeUnsubscribeSubscribe()
 {
-    Client &client = *m_client;
+    ServerClient &client = *m_client;
     const QByteArray channel = QByteArrayLiteral("dptest:flip");
-    QSignalSpy subscribed(&client, &Client::subscribed);
-    QSignalSpy messages(&client, &Client::message);
+    QSignalSpy subscribed(&client, &ServerClient::subscribed);
+    QSignalSpy messages(&client, &ServerClient::message);
 
     // All three before any confirmation arrives.
     client.subscribe(channel);
@@ -213,10 +214,10 @@ void tst_RedisPubSub::subscribeUnsubscribeSubscribe()
 
 void tst_RedisPubSub::unsubscribeSubscribeWhileConfirmed()
 {
-    Client &client = *m_client;
+    ServerClient &client = *m_client;
     const QByteArray channel = QByteArrayLiteral("dptest:again");
-    QSignalSpy subscribed(&client, &Client::subscribed);
-    QSignalSpy messages(&client, &Client::message);
+    QSignalSpy subscribed(&client, &ServerClient::subscribed);
+    QSignalSpy messages(&client, &ServerClient::message);
 
     client.subscribe(channel);
     QTRY_COMPARE_WITH_TIMEOUT(subscribed.size(), 1, 5000);
@@ -233,10 +234,10 @@ void tst_RedisPubSub::unsubscribeSubscribeWhileConfirmed()
 
 void tst_RedisPubSub::subscribeUnsubscribe()
 {
-    Client &client = *m_client;
+    ServerClient &client = *m_client;
     const QByteArray channel = QByteArrayLiteral("dptest:brief");
-    QSignalSpy subscribed(&client, &Client::subscribed);
-    QSignalSpy messages(&client, &Client::message);
+    QSignalSpy subscribed(&client, &ServerClient::subscribed);
+    QSignalSpy messages(&client, &ServerClient::message);
 
     client.subscribe(channel);
     client.unsubscribe(channel);
@@ -256,11 +257,11 @@ void tst_RedisPubSub::subscribeUnsubscribe()
 
 void tst_RedisPubSub::resubscribesAfterRestart()
 {
-    Client &client = *m_client;
-    QSignalSpy subscribed(&client, &Client::subscribed);
-    QSignalSpy messages(&client, &Client::message);
-    QSignalSpy disconnected(&client, &Client::disconnected);
-    QSignalSpy connected(&client, &Client::connected);
+    ServerClient &client = *m_client;
+    QSignalSpy subscribed(&client, &ServerClient::subscribed);
+    QSignalSpy messages(&client, &ServerClient::message);
+    QSignalSpy disconnected(&client, &ServerClient::disconnected);
+    QSignalSpy connected(&client, &ServerClient::connected);
 
     client.subscribe("dptest:one");
     client.subscribe("dptest:two");
@@ -303,9 +304,9 @@ void tst_RedisPubSub::withPassword()
     QVERIFY2(server.start(), qPrintable(server.errorString()));
     QUrl url = server.url();
     url.setPassword(QStringLiteral("secret"));
-    Client client(RedisTest::endpointOf(url), fastOptions());
-    QSignalSpy subscribed(&client, &Client::subscribed);
-    QSignalSpy messages(&client, &Client::message);
+    ServerClient client(RedisTest::endpointOf(url), fastOptions());
+    QSignalSpy subscribed(&client, &ServerClient::subscribed);
+    QSignalSpy messages(&client, &ServerClient::message);
     // Subscribed before the connection (and its AUTH) is up.
     client.subscribe("dptest:auth");
     client.open();

@@ -49,7 +49,7 @@ void tst_RedisReplies::initTestCase()
     bool ok = false;
     const Endpoint endpoint = RedisTest::endpointOf(m_server->url(), &ok);
     QVERIFY(ok);
-    m_connection = std::make_unique<Connection>(endpoint, Connection::Mode::Commands);
+    m_connection = std::make_unique<Connection>(endpoint);
     m_connection->open();
     QTRY_VERIFY_WITH_TIMEOUT(m_connection->isConnected(), 5000);
 }
@@ -240,7 +240,7 @@ void tst_RedisReplies::authentication()
     QUrl url = server.url();
     url.setPassword(QStringLiteral("secret"));
     bool ok = false;
-    Connection connection(RedisTest::endpointOf(url, &ok), Connection::Mode::Commands);
+    Connection connection(RedisTest::endpointOf(url, &ok));
     QVERIFY(ok);
     connection.open();
     // Pipelined behind AUTH before the connection is even up.
@@ -251,7 +251,7 @@ void tst_RedisReplies::authentication()
     QCOMPARE(describe(call(connection, { "GET", "dptest:auth" })), QByteArrayLiteral("string yes"));
 
     // Without a password the server refuses commands, with an error reply (a value).
-    Connection anonymous(RedisTest::endpointOf(server.url()), Connection::Mode::Commands);
+    Connection anonymous(RedisTest::endpointOf(server.url()));
     anonymous.open();
     const Reply refused = call(anonymous, { "GET", "dptest:auth" });
     QVERIFY2(refused.isError(), describe(refused).constData());
@@ -266,7 +266,7 @@ void tst_RedisReplies::wrongPassword()
 
     QUrl url = server.url();
     url.setPassword(QStringLiteral("not-the-secret"));
-    Connection connection(RedisTest::endpointOf(url), Connection::Mode::Commands);
+    Connection connection(RedisTest::endpointOf(url));
     QSignalSpy disconnected(&connection, &Connection::disconnected);
     connection.open();
 
@@ -296,7 +296,7 @@ void tst_RedisReplies::selectsDatabaseFromUrl()
 {
     QUrl url = m_server->url();
     url.setPath(QStringLiteral("/3"));
-    Connection connection(RedisTest::endpointOf(url), Connection::Mode::Commands);
+    Connection connection(RedisTest::endpointOf(url));
     QCOMPARE(connection.endpoint().db, 3);
     connection.open();
     QCOMPARE(describe(call(connection, { "SET", "dptest:db", "three" })),
@@ -312,7 +312,7 @@ void tst_RedisReplies::selectsDatabaseFromUrl()
 
     // A database that does not exist is a clear connection failure.
     url.setPath(QStringLiteral("/999"));
-    Connection bad(RedisTest::endpointOf(url), Connection::Mode::Commands);
+    Connection bad(RedisTest::endpointOf(url));
     bad.open();
     const Reply reply = call(bad, { "PING" });
     QVERIFY2(reply.isFailure(), describe(reply).constData());
@@ -336,7 +336,7 @@ void tst_RedisReplies::unixSocket()
     QCOMPARE(endpoint.socketPath, server.socketPath());
     QCOMPARE(endpoint.db, 2);
 
-    Connection connection(endpoint, Connection::Mode::Commands);
+    Connection connection(endpoint);
     QSignalSpy connected(&connection, &Connection::connected);
     connection.open();
     QTRY_COMPARE_WITH_TIMEOUT(connected.size(), 1, 5000);

@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: MIT
-#include "redisclient_p.h"
 #include "redisserver.h"
+#include "redisserverclient_p.h"
 #include "redistest.h"
 
 #include <QtCore/QCryptographicHash>
 #include <QtTest/QTest>
 
-using DistributedPromiseRedis::Client;
 using DistributedPromiseRedis::Reply;
 using DistributedPromiseRedis::Script;
+using DistributedPromiseRedis::ServerClient;
 using DistributedPromiseTest::RedisServer;
 using RedisTest::describe;
 
 namespace {
 
 // Runs \a script and waits (bounded) for its reply.
-Reply evalAndWait(Client &client, const Script &script, const QList<QByteArray> &keys,
+Reply evalAndWait(ServerClient &client, const Script &script, const QList<QByteArray> &keys,
     const QList<QByteArray> &args)
 {
     bool done = false;
@@ -61,14 +61,14 @@ private Q_SLOTS:
 
 private:
     std::unique_ptr<RedisServer> m_server;
-    std::unique_ptr<Client> m_client;
+    std::unique_ptr<ServerClient> m_client;
 };
 
 void tst_RedisScripts::initTestCase()
 {
     m_server = std::make_unique<RedisServer>();
     QVERIFY2(m_server->start(), qPrintable(m_server->errorString()));
-    m_client = std::make_unique<Client>(RedisTest::endpointOf(m_server->url()));
+    m_client = std::make_unique<ServerClient>(RedisTest::endpointOf(m_server->url()));
     m_client->open();
     QTRY_VERIFY_WITH_TIMEOUT(m_client->isConnected(), 5000);
 }

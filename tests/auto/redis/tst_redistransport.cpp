@@ -2,9 +2,9 @@
 // Transport faults of the Redis layer: connections black-holed by a proxy (FaultProxy), Redis
 // answering LOADING, BUSY or MASTERDOWN, a SUBSCRIBE refused by an ACL.
 #include "faultproxy.h"
-#include "redisclient_p.h"
 #include "redisconnection_p.h"
 #include "redisserver.h"
+#include "redisserverclient_p.h"
 #include "redistest.h"
 
 #include <QtCore/QElapsedTimer>
@@ -16,11 +16,12 @@
 #include <QtTest/QTest>
 
 using namespace std::chrono_literals;
-using DistributedPromiseRedis::Client;
 using DistributedPromiseRedis::Connection;
 using DistributedPromiseRedis::ConnectionOptions;
 using DistributedPromiseRedis::Endpoint;
 using DistributedPromiseRedis::Reply;
+using DistributedPromiseRedis::ServerClient;
+using DistributedPromiseRedis::Subscriber;
 using DistributedPromiseTest::FaultProxy;
 using DistributedPromiseTest::RedisServer;
 using RedisTest::describe;
@@ -107,10 +108,10 @@ void tst_RedisTransport::deadSubscriberIsDetected()
     QVERIFY2(proxy.start(), qPrintable(proxy.errorString()));
 
     // commandTimeout 500 ms: a PING every 250 ms, each answered within 500 ms.
-    Client client(RedisTest::endpointOf(proxy.url()), options(500ms));
-    QSignalSpy subscribed(&client, &Client::subscribed);
-    QSignalSpy messages(&client, &Client::message);
-    QSignalSpy lost(&client.subscriber(), &Connection::disconnected);
+    ServerClient client(RedisTest::endpointOf(proxy.url()), options(500ms));
+    QSignalSpy subscribed(&client, &ServerClient::subscribed);
+    QSignalSpy messages(&client, &ServerClient::message);
+    QSignalSpy lost(&client.subscriber().connection(), &Connection::disconnected);
     client.open();
     client.subscribe("dptest:ch");
     QTRY_COMPARE_WITH_TIMEOUT(subscribed.size(), 1, 5000);
@@ -121,7 +122,7 @@ void tst_RedisTransport::deadSubscriberIsDetected()
     QElapsedTimer timer;
     qint64 detected = -1;
     bool wasConnected = true;
-    connect(&client.subscriber(), &Connection::disconnected, this, [&] {
+    connect(&client.subscriber().connection(), &Connection::disconnected, this, [&] {
         if (detected < 0) {
             detected = timer.elapsed();
             wasConnected = client.subscriber().isConnected();
@@ -156,7 +157,7 @@ void tst_RedisTransport::deadCommandConnectionTimesOut()
     QVERIFY2(redis.start(), qPrintable(redis.errorString()));
     FaultProxy proxy(redis.port());
     QVERIFY2(proxy.start(), qPrintable(proxy.errorString()));
-    Client client(RedisTest::endpointOf(proxy.url()), options(400ms));
+    ServerClient client(RedisTest::endpointOf(proxy.url()), options(400ms));
     client.open();
     QTRY_VERIFY_WITH_TIMEOUT(client.isConnected(), 5000);
     QCOMPARE(describe(RedisTest::call(client.commands(), { "SET", "dptest:k", "v" })),
@@ -206,7 +207,7 @@ void tst_RedisTransport::transientErrorsAreRetried()
             QStringLiteral("--loading-process-events-interval-bytes"), QStringLiteral("1024") });
     QVERIFY2(redis.start(), qPrintable(redis.errorString()));
     const Endpoint endpoint = RedisTest::endpointOf(redis.url());
-    Connection blocker(endpoint, Connection::Mode::Commands, options(0ms));
+    Connection blocker(endpoint, options(0ms));
     blocker.open();
     QTRY_VERIFY_WITH_TIMEOUT(blocker.isConnected(), 5000);
     if (condition == "LOADING") // 1000 keys at 1 ms each: DEBUG RELOAD loads for about 1 s
@@ -240,7 +241,7 @@ void tst_RedisTransport::transientErrorsAreRetried()
     // 1. The condition outlasts commandTimeout: a transport failure that names it, after about
     //    commandTimeout, and the connection stays up.
     {
-        Connection connection(endpoint, Connection::Mode::Commands, options(300ms));
+        Connection connection(endpoint, options(300ms));
         connection.open();
         QTRY_VERIFY_WITH_TIMEOUT(connection.isConnected(), 5000);
         QVERIFY(provoke());
@@ -258,7 +259,7 @@ void tst_RedisTransport::transientErrorsAreRetried()
 
     // 2. The condition clears within commandTimeout: the command is answered, executed once.
     {
-        Connection connection(endpoint, Connection::Mode::Commands, options(5000ms));
+        Connection connection(endpoint, options(5000ms));
         connection.open();
         QTRY_VERIFY_WITH_TIMEOUT(connection.isConnected(), 5000);
         const qint64 errorsBefore = errorCount(redis, condition);
@@ -280,7 +281,7 @@ void tst_RedisTransport::retriedCommandsFinishOnCloseAndDestroy()
         { QStringLiteral("--busy-reply-threshold"), QStringLiteral("20") });
     QVERIFY2(redis.start(), qPrintable(redis.errorString()));
     const Endpoint endpoint = RedisTest::endpointOf(redis.url());
-    Connection blocker(endpoint, Connection::Mode::Commands, options(0ms));
+    Connection blocker(endpoint, options(0ms));
     blocker.open();
     QTRY_VERIFY_WITH_TIMEOUT(blocker.isConnected(), 5000);
     blocker.command({ "EVAL", "while true do end", "0" }, [](const Reply &) {});
@@ -291,8 +292,7 @@ void tst_RedisTransport::retriedCommandsFinishOnCloseAndDestroy()
     // is in flight when the connection is closed or destroyed.
     QList<Reply> replies;
     const auto record = [&](const Reply &reply) { replies.append(reply); };
-    auto connection
-        = std::make_unique<Connection>(endpoint, Connection::Mode::Commands, options(5000ms));
+    auto connection = std::make_unique<Connection>(endpoint, options(5000ms));
     connection->open();
     QTRY_VERIFY_WITH_TIMEOUT(connection->isConnected(), 5000);
     connection->command({ "GET", "a" }, record);
@@ -327,11 +327,10 @@ void tst_RedisTransport::refusedSubscribeClearsPendingState()
     QUrl url = redis.url();
     url.setUserName(QStringLiteral("dp"));
     url.setPassword(QStringLiteral("pw"));
-    Connection subscriber(
-        RedisTest::endpointOf(url), Connection::Mode::Subscriber, options(5000ms));
-    QSignalSpy subscribed(&subscriber, &Connection::subscribed);
-    QSignalSpy refused(&subscriber, &Connection::subscriptionRefused);
-    QSignalSpy lost(&subscriber, &Connection::disconnected);
+    Subscriber subscriber(RedisTest::endpointOf(url), options(5000ms));
+    QSignalSpy subscribed(&subscriber, &Subscriber::subscribed);
+    QSignalSpy refused(&subscriber, &Subscriber::subscriptionRefused);
+    QSignalSpy lost(&subscriber.connection(), &Connection::disconnected);
     subscriber.open();
     QTRY_VERIFY_WITH_TIMEOUT(subscriber.isConnected(), 5000);
 
@@ -361,11 +360,11 @@ void tst_RedisTransport::busySubscriberIsAliveAndResubscribes()
         { QStringLiteral("--busy-reply-threshold"), QStringLiteral("20") });
     QVERIFY2(redis.start(), qPrintable(redis.errorString()));
     const Endpoint endpoint = RedisTest::endpointOf(redis.url());
-    Connection blocker(endpoint, Connection::Mode::Commands, options(0ms));
-    Connection subscriber(endpoint, Connection::Mode::Subscriber, options(400ms));
-    QSignalSpy subscribed(&subscriber, &Connection::subscribed);
-    QSignalSpy refused(&subscriber, &Connection::subscriptionRefused);
-    QSignalSpy lost(&subscriber, &Connection::disconnected);
+    Connection blocker(endpoint, options(0ms));
+    Subscriber subscriber(endpoint, options(400ms));
+    QSignalSpy subscribed(&subscriber, &Subscriber::subscribed);
+    QSignalSpy refused(&subscriber, &Subscriber::subscriptionRefused);
+    QSignalSpy lost(&subscriber.connection(), &Connection::disconnected);
     blocker.open();
     subscriber.open();
     QTRY_VERIFY_WITH_TIMEOUT(blocker.isConnected() && subscriber.isConnected(), 5000);

@@ -6,7 +6,7 @@
 
 #include "clustertest.h"
 #include "faultstest.h"
-#include "rediscluster_p.h"
+#include "redisslots_p.h"
 
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QJsonArray>
@@ -102,11 +102,11 @@ void tst_Cluster::hashSlotsMatchTheServer()
             continue; // redis-cli takes its arguments as C strings
         const QByteArray server = m_cluster->node(0).cli(
             { QStringLiteral("CLUSTER"), QStringLiteral("KEYSLOT"), QString::fromUtf8(key) });
-        QCOMPARE(DistributedPromiseRedis::ClusterClient::slotOf(key), server.toInt());
+        QCOMPARE(DistributedPromiseRedis::ClusterSlots::slotOf(key), server.toInt());
     }
     // A hash tag means only the tag counts.
-    QCOMPARE(DistributedPromiseRedis::ClusterClient::slotOf(QByteArray("bin\0ary{tag}", 12)),
-        DistributedPromiseRedis::ClusterClient::slotOf("tag"));
+    QCOMPARE(DistributedPromiseRedis::ClusterSlots::slotOf(QByteArray("bin\0ary{tag}", 12)),
+        DistributedPromiseRedis::ClusterSlots::slotOf("tag"));
 }
 
 void tst_Cluster::identitiesOnEveryShard()
