@@ -30,7 +30,7 @@ QString validate(const DistributedPromiseConfig &config);
     Compact JSON of \a args (objects have sorted keys, so equal arguments encode equally): the
     very bytes of QJsonDocument(args).toJson(QJsonDocument::Compact), written directly.
 */
-DISTRIBUTEDPROMISE_EXPORT QByteArray encodeArguments(const QJsonArray &args);
+QByteArray encodeArguments(const QJsonArray &args);
 /*! Appends encodeArguments(\a args) to \a out; returns what makes them unfit, if anything. */
 ValueProblem appendArguments(QByteArray &out, const QJsonArray &args);
 
@@ -86,21 +86,19 @@ private:
 };
 
 /*! {"v":1,"ok":true,"value":...} or {"v":1,"ok":false,"error":{"code":...,"message":...}}. */
-DISTRIBUTEDPROMISE_EXPORT QByteArray encodeEnvelope(
+QByteArray encodeEnvelope(
     const DistributedPromiseDetail::Outcome &outcome, ValueProblem *problem = nullptr);
 /*! Parses an envelope; false for anything else (garbage, other versions, missing fields). */
-DISTRIBUTEDPROMISE_EXPORT bool decodeEnvelope(
-    const QByteArray &bytes, DistributedPromiseDetail::Outcome *outcome);
+bool decodeEnvelope(const QByteArray &bytes, DistributedPromiseDetail::Outcome *outcome);
 
 /*!
     For a value envelope whose value is a string without escapes (the usual cache hit), that
     string, as decodeEnvelope() would read it; false for anything else (then use decodeEnvelope).
 */
-DISTRIBUTEDPROMISE_EXPORT bool decodePlainString(const QByteArray &bytes, QString *text);
+bool decodePlainString(const QByteArray &bytes, QString *text);
 
 /*! Compact JSON text of any JSON value, including scalars (as QJsonDocument writes it). */
-DISTRIBUTEDPROMISE_EXPORT QByteArray encodeValue(
-    const QJsonValue &value, ValueProblem *problem = nullptr);
+QByteArray encodeValue(const QJsonValue &value, ValueProblem *problem = nullptr);
 
 /*! What the lock script answers first. */
 enum AcquireResult : qint64 {

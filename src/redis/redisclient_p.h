@@ -6,7 +6,7 @@
 namespace DistributedPromiseRedis {
 
 /*! A Lua script, called by SHA1 with EVALSHA and reloaded (EVAL) when Redis answers NOSCRIPT. */
-struct DISTRIBUTEDPROMISE_EXPORT Script
+struct Script
 {
     explicit Script(const QByteArray &text);
     QByteArray source;
@@ -37,7 +37,7 @@ class SentinelWatcher;
     looked for again, commands wait, for at most the connect timeout; otherwise a command issued
     while disconnected fails at once, as Connection does.
 */
-class DISTRIBUTEDPROMISE_EXPORT Client : public QObject
+class Client : public QObject
 {
     Q_OBJECT
 public:

@@ -30,7 +30,7 @@ namespace DistributedPromiseRedis {
     its slot, through one subscriber connection per master, and moves with its slot when the map
     changes or the node drops it (the scripts publish with SPUBLISH on the same node).
 */
-class DISTRIBUTEDPROMISE_EXPORT ClusterClient : public Client
+class ClusterClient : public Client
 {
     Q_OBJECT
 public:

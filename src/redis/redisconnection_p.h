@@ -26,7 +26,7 @@ namespace DistributedPromiseRedis {
 using Callback = std::function<void(const Reply &)>;
 
 /*! A future of the reply that \a send's callback gets; a Failure fails it with the error. */
-DISTRIBUTEDPROMISE_EXPORT QFuture<Reply> replyFuture(const std::function<void(Callback)> &send);
+QFuture<Reply> replyFuture(const std::function<void(Callback)> &send);
 
 struct ConnectionOptions
 {
@@ -85,7 +85,7 @@ struct HiredisHooks;
     subscribed() following). A black-holed subscriber connection is thus noticed within
     heartbeatInterval() + commandTimeout. TCP connections also use TCP keepalive.
 */
-class DISTRIBUTEDPROMISE_EXPORT Connection : public QObject
+class Connection : public QObject
 {
     Q_OBJECT
 public:

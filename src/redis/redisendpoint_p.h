@@ -22,7 +22,7 @@ namespace DistributedPromiseRedis {
     For Sentinel and Cluster, host and port name the first seed (a sentinel, or a cluster node);
     seeds lists them all. The credentials are those of the Redis servers, not of the sentinels.
 */
-struct DISTRIBUTEDPROMISE_EXPORT Endpoint
+struct Endpoint
 {
     enum class Transport { Tcp, Unix };
     enum class Topology { Server, Sentinel, Cluster };

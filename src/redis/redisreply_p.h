@@ -15,7 +15,7 @@ namespace DistributedPromiseRedis {
     A nil reply is a value. A transport failure (connection lost, timeout, client destroyed) is
     the extra type Failure, which carries the library error code in failureCode.
 */
-struct DISTRIBUTEDPROMISE_EXPORT Reply
+struct Reply
 {
     enum class Type : quint8 { Nil, Status, Error, Integer, String, Array, Failure };
 
