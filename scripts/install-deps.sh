@@ -26,6 +26,9 @@ packages=(
     qml6-module-qtquick-window
     qml6-module-qtqml-workerscript
     qml6-module-qtqml
+    qmake6
+    make
+    dpkg-dev
 )
 
 missing=()

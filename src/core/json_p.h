@@ -3,8 +3,6 @@
 
 // A compact JSON writer: the bytes QJsonDocument::toJson(Compact) writes, without a document.
 
-#include "distributedpromise_export.h"
-
 #include <QtCore/QByteArray>
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonValue>
@@ -23,12 +21,12 @@ QString describe(ValueProblem problem);
     Compact JSON of \a args (objects have sorted keys, so equal arguments encode equally): the
     very bytes of QJsonDocument(args).toJson(QJsonDocument::Compact), written directly.
 */
-DISTRIBUTEDPROMISE_EXPORT QByteArray encodeArguments(const QJsonArray &args);
+QByteArray encodeArguments(const QJsonArray &args);
 /*! Appends encodeArguments(\a args) to \a out; returns what makes them unfit, if anything. */
 ValueProblem appendArguments(QByteArray &out, const QJsonArray &args);
 
 /*! Compact JSON text of any JSON value, including scalars (as QJsonDocument writes it). */
-DISTRIBUTEDPROMISE_EXPORT QByteArray encodeValue(
+QByteArray encodeValue(
     const QJsonValue &value, ValueProblem *problem = nullptr);
 
 } // namespace DistributedPromiseProtocol

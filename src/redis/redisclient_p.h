@@ -10,7 +10,7 @@
 namespace DistributedPromiseRedis {
 
 /*! A Lua script, called by SHA1 with EVALSHA and reloaded (EVAL) when Redis answers NOSCRIPT. */
-struct DISTRIBUTEDPROMISE_EXPORT Script
+struct Script
 {
     explicit Script(const QByteArray &text);
     QByteArray source;
@@ -29,7 +29,7 @@ struct DISTRIBUTEDPROMISE_EXPORT Script
     first server is known (Sentinel, Cluster), and behind Sentinel while the master is looked
     for again, commands wait instead, for at most the connect timeout.
 */
-class DISTRIBUTEDPROMISE_EXPORT Client : public QObject
+class Client : public QObject
 {
     Q_OBJECT
 public:

@@ -89,7 +89,7 @@ struct HiredisHooks;
     fail with Timeout, a warning is logged) and a new one is made. TCP connections also use TCP
     keepalive.
 */
-class DISTRIBUTEDPROMISE_EXPORT Connection : public QObject
+class Connection : public QObject
 {
     Q_OBJECT
 public:

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "distributedpromise_export.h"
-
 #include <QtCore/QByteArray>
 #include <QtCore/QList>
 #include <QtCore/QString>
@@ -22,7 +20,7 @@ namespace DistributedPromiseRedis {
     For Sentinel and Cluster, host and port name the first seed (a sentinel, or a cluster node);
     seeds lists them all. The credentials are those of the Redis servers, not of the sentinels.
 */
-struct DISTRIBUTEDPROMISE_EXPORT Endpoint
+struct Endpoint
 {
     enum class Transport { Tcp, Unix };
     enum class Topology { Server, Sentinel, Cluster };

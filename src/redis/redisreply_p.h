@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "distributedpromise_export.h"
 #include "distributedpromiseerror.h"
 
 #include <QtCore/QByteArray>
@@ -20,7 +19,7 @@ namespace DistributedPromiseRedis {
     A nil reply is a value. A transport failure (connection lost, timeout, client destroyed) is
     the extra type Failure, which carries the library error code in failureCode.
 */
-struct DISTRIBUTEDPROMISE_EXPORT Reply
+struct Reply
 {
     enum class Type : quint8 { Nil, Status, Error, Integer, String, Array, Failure };
 
@@ -68,7 +67,7 @@ QByteArray transientCondition(const QByteArray &error);
 using Callback = std::function<void(const Reply &)>;
 
 /*! A future of the reply that \a send's callback gets; a Failure fails it with the error. */
-DISTRIBUTEDPROMISE_EXPORT QFuture<Reply> replyFuture(const std::function<void(Callback)> &send);
+QFuture<Reply> replyFuture(const std::function<void(Callback)> &send);
 
 } // namespace DistributedPromiseRedis
 

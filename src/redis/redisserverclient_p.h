@@ -12,7 +12,7 @@ namespace DistributedPromiseRedis {
     connection opens with the first channel: a client that never waits (or a lease keeper's)
     has one connection, not two.
 */
-class DISTRIBUTEDPROMISE_EXPORT ServerClient : public Client
+class ServerClient : public Client
 {
     Q_OBJECT
 public:

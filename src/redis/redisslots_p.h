@@ -16,7 +16,7 @@ namespace ClusterSlots {
 constexpr int slotCount = 16384;
 
 /*! The hash slot of \a key: CRC16 of its {hash tag}, or of the whole key, modulo 16384. */
-DISTRIBUTEDPROMISE_EXPORT int slotOf(const QByteArray &key);
+int slotOf(const QByteArray &key);
 
 /*! The key \a args is routed by: the first key of EVAL/EVALSHA, else the first argument. A
     null result means the command has no key (any node may run it). */

@@ -24,7 +24,7 @@ namespace DistributedPromiseRedis {
     black-holed subscriber connection is thus noticed within heartbeatInterval() +
     commandTimeout.
 */
-class DISTRIBUTEDPROMISE_EXPORT Subscriber : public QObject, private PushReader
+class Subscriber : public QObject, private PushReader
 {
     Q_OBJECT
 public:

@@ -1,10 +1,14 @@
 # cmake -DBUILD_DIR=... -DCONSUMER_SOURCE_DIR=... -DWORK_DIR=... -DWITH_REDIS=... \
 #       [-DCONFIG=...] [-DGENERATOR=...] [-DMAKE_PROGRAM=...] [-DWITH_QML=ON -DQML_INSTALL_DIR=...] \
-#       [-DSANITIZERS=ON] \
+#       [-DSANITIZERS=ON] [-DFROM=deb -DCPACK=... -DINSTALL_PREFIX=...] [-DCONSUMER=qmake -DQMAKE=...] \
 #       -P RunInstallTest.cmake
 #
-# 1. cmake --install BUILD_DIR --prefix WORK_DIR/prefix
-# 2. configure and build CONSUMER_SOURCE_DIR with CMAKE_PREFIX_PATH=WORK_DIR/prefix
+# 1. cmake --install BUILD_DIR --prefix WORK_DIR/prefix; or, with FROM=deb, cpack -G DEB in
+#    BUILD_DIR, check what each package holds, and unpack both with dpkg-deb -x into
+#    WORK_DIR/root (then the prefix is WORK_DIR/root/INSTALL_PREFIX)
+# 2. configure and build CONSUMER_SOURCE_DIR with CMAKE_PREFIX_PATH=<prefix>; or, with
+#    CONSUMER=qmake, CONSUMER_SOURCE_DIR/consumer.pro with qmake and PKG_CONFIG_PATH=<prefix>'s
+#    pkgconfig directory (PKGCONFIG += DistributedPromise)
 # 3. run the consumer under scripts/with-redis.sh (a private redis-server) and check its output
 cmake_minimum_required(VERSION 3.21)
 
@@ -14,7 +18,22 @@ foreach(var BUILD_DIR CONSUMER_SOURCE_DIR WORK_DIR WITH_REDIS)
     endif()
 endforeach()
 
+if(NOT FROM)
+    set(FROM install)
+endif()
+if(NOT CONSUMER)
+    set(CONSUMER cmake)
+endif()
+if(CONSUMER STREQUAL "qmake")
+    set(WITH_QML OFF) # the qmake consumer uses the library only
+    if(NOT QMAKE OR NOT EXISTS "${QMAKE}")
+        message(FATAL_ERROR "install test: qmake not found (\"${QMAKE}\"); scripts/install-deps.sh installs qmake6")
+    endif()
+endif()
 set(prefix "${WORK_DIR}/prefix")
+if(FROM STREQUAL "deb")
+    set(prefix "${WORK_DIR}/root${INSTALL_PREFIX}")
+endif()
 set(consumer_build "${WORK_DIR}/consumer-build")
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
@@ -29,12 +48,70 @@ function(run what)
     set(output "${output}" PARENT_SCOPE)
 endfunction()
 
+# Fails unless the list of files `what` holds matches (or, with NOT, doesn't match) each regex.
+function(expect_files what listing)
+    set(negate FALSE)
+    foreach(regex IN LISTS ARGN)
+        if(regex STREQUAL "NOT")
+            set(negate TRUE)
+            continue()
+        endif()
+        string(REGEX MATCH "${regex}" found "${listing}")
+        if(found AND negate)
+            message(FATAL_ERROR "install test: ${what} holds ${found}, which belongs elsewhere")
+        elseif(NOT found AND NOT negate)
+            message(FATAL_ERROR "install test: ${what} holds nothing like ${regex}:\n${listing}")
+        endif()
+    endforeach()
+endfunction()
+
 # 1. Install.
 set(config_args)
 if(CONFIG)
     set(config_args --config "${CONFIG}")
 endif()
-run("cmake --install" "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}" ${config_args})
+if(FROM STREQUAL "deb")
+    set(cpack_config_args)
+    if(CONFIG)
+        set(cpack_config_args -C "${CONFIG}")
+    endif()
+    run("cpack -G DEB" "${CPACK}" -G DEB --config "${BUILD_DIR}/CPackConfig.cmake"
+        -B "${WORK_DIR}/packages" ${cpack_config_args})
+    file(GLOB runtime_deb "${WORK_DIR}/packages/libdistributedpromise[0-9]*.deb")
+    file(GLOB dev_deb "${WORK_DIR}/packages/libdistributedpromise-dev_*.deb")
+    file(GLOB all_debs "${WORK_DIR}/packages/*.deb")
+    list(LENGTH all_debs deb_count)
+    if(NOT runtime_deb OR NOT dev_deb OR NOT deb_count EQUAL 2)
+        message(FATAL_ERROR "install test: expected a runtime and a -dev package, cpack made: ${all_debs}")
+    endif()
+    run("dpkg-deb -c (runtime)" dpkg-deb -c "${runtime_deb}")
+    set(runtime_files "${output}")
+    run("dpkg-deb -c (-dev)" dpkg-deb -c "${dev_deb}")
+    set(dev_files "${output}")
+    expect_files("the runtime package" "${runtime_files}" "/libDistributedPromise\\.so\\.[0-9]+ "
+        NOT "/include/" "\\.so -> " "\\.pc\n" "\\.cmake\n")
+    expect_files("the -dev package" "${dev_files}" "/include/DistributedPromise/DistributedPromise\n"
+        "/DistributedPromiseConfig\\.cmake\n" "/DistributedPromiseTargets\\.cmake\n"
+        "/pkgconfig/DistributedPromise\\.pc\n" "/libDistributedPromise\\.so -> "
+        NOT "/libDistributedPromise\\.so\\.[0-9.]+\n" "/qmldir\n")
+    if(WITH_QML)
+        expect_files("the runtime package" "${runtime_files}" "/DistributedPromise/qmldir\n"
+            "DistributedPromiseQmlPlugin[^/]*\\.so\n" "/libDistributedPromiseQml\\.so\\.[0-9]+ ")
+    endif()
+    run("dpkg-deb -f (runtime)" dpkg-deb -f "${runtime_deb}" Depends)
+    if(NOT output MATCHES "libqt6core6" OR NOT output MATCHES "libhiredis")
+        message(FATAL_ERROR "install test: the runtime package's Depends lacks Qt or hiredis: ${output}")
+    endif()
+    run("dpkg-deb -f (-dev)" dpkg-deb -f "${dev_deb}" Depends)
+    if(NOT output MATCHES "libdistributedpromise[0-9]+ \\(= ")
+        message(FATAL_ERROR "install test: the -dev package doesn't depend on the runtime one: ${output}")
+    endif()
+    foreach(deb IN LISTS runtime_deb dev_deb)
+        run("dpkg-deb -x ${deb}" dpkg-deb -x "${deb}" "${WORK_DIR}/root")
+    endforeach()
+else()
+    run("cmake --install" "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}" ${config_args})
+endif()
 file(GLOB_RECURSE package_config "${prefix}/*/DistributedPromiseConfig.cmake")
 if(NOT package_config)
     message(FATAL_ERROR "install test: no DistributedPromiseConfig.cmake under ${prefix}")
@@ -54,32 +131,59 @@ if(WITH_QML)
 endif()
 
 # 2. Configure and build the consumer against the prefix only.
-set(generator_args)
-if(GENERATOR)
-    list(APPEND generator_args -G "${GENERATOR}")
-endif()
-if(MAKE_PROGRAM)
-    list(APPEND generator_args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
-endif()
-if(SANITIZERS)
-    # The installed library is instrumented; so must the program that loads it be.
-    list(APPEND generator_args "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined"
-                               "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
-endif()
-if(WITH_QML)
-    set(with_qml ON)
+set(run_env)
+if(CONSUMER STREQUAL "qmake")
+    file(GLOB_RECURSE pc_file "${prefix}/*/pkgconfig/DistributedPromise.pc")
+    if(NOT pc_file)
+        message(FATAL_ERROR "install test: no pkgconfig/DistributedPromise.pc under ${prefix}")
+    endif()
+    get_filename_component(pc_dir "${pc_file}" DIRECTORY)
+    set(qmake_args)
+    if(SANITIZERS)
+        list(APPEND qmake_args "QMAKE_CXXFLAGS+=-fsanitize=address,undefined"
+                               "QMAKE_LFLAGS+=-fsanitize=address,undefined")
+    endif()
+    file(MAKE_DIRECTORY "${consumer_build}")
+    run("qmake" "${CMAKE_COMMAND}" -E chdir "${consumer_build}"
+        "${CMAKE_COMMAND}" -E env "PKG_CONFIG_PATH=${pc_dir}"
+        "${QMAKE}" "${CONSUMER_SOURCE_DIR}/consumer.pro" ${qmake_args})
+    file(READ "${consumer_build}/Makefile" makefile)
+    string(FIND "${makefile}" "${prefix}/" at)
+    if(at EQUAL -1)
+        message(FATAL_ERROR "install test: qmake's Makefile doesn't use ${prefix} (pkg-config not used?)")
+    endif()
+    run("building the consumer with make" make -C "${consumer_build}")
+    # pkg-config gives no run path; the library is found the way an unpackaged one would be.
+    get_filename_component(lib_dir "${pc_dir}" DIRECTORY)
+    set(run_env "LD_LIBRARY_PATH=${lib_dir}")
 else()
-    set(with_qml OFF)
+    set(generator_args)
+    if(GENERATOR)
+        list(APPEND generator_args -G "${GENERATOR}")
+    endif()
+    if(MAKE_PROGRAM)
+        list(APPEND generator_args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+    endif()
+    if(SANITIZERS)
+        # The installed library is instrumented; so must the program that loads it be.
+        list(APPEND generator_args "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined"
+                                   "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
+    endif()
+    if(WITH_QML)
+        set(with_qml ON)
+    else()
+        set(with_qml OFF)
+    endif()
+    run("configuring the consumer" "${CMAKE_COMMAND}" -S "${CONSUMER_SOURCE_DIR}" -B "${consumer_build}"
+        ${generator_args} -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${prefix}"
+        -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCONSUMER_WITH_QML=${with_qml})
+    file(STRINGS "${consumer_build}/CMakeCache.txt" found_dir REGEX "^DistributedPromise_DIR:")
+    string(FIND "${found_dir}" "${prefix}/" at)
+    if(at EQUAL -1)
+        message(FATAL_ERROR "install test: the consumer found DistributedPromise outside ${prefix}: ${found_dir}")
+    endif()
+    run("building the consumer" "${CMAKE_COMMAND}" --build "${consumer_build}" ${config_args})
 endif()
-run("configuring the consumer" "${CMAKE_COMMAND}" -S "${CONSUMER_SOURCE_DIR}" -B "${consumer_build}"
-    ${generator_args} -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${prefix}"
-    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCONSUMER_WITH_QML=${with_qml})
-file(STRINGS "${consumer_build}/CMakeCache.txt" found_dir REGEX "^DistributedPromise_DIR:")
-string(FIND "${found_dir}" "${prefix}/" at)
-if(at EQUAL -1)
-    message(FATAL_ERROR "install test: the consumer found DistributedPromise outside ${prefix}: ${found_dir}")
-endif()
-run("building the consumer" "${CMAKE_COMMAND}" --build "${consumer_build}" ${config_args})
 
 # 3. Run it against a private redis-server.
 file(GLOB_RECURSE consumer_exe "${consumer_build}/consumer" "${consumer_build}/consumer.exe")
@@ -87,7 +191,7 @@ if(NOT consumer_exe)
     message(FATAL_ERROR "install test: the consumer executable is missing in ${consumer_build}")
 endif()
 list(GET consumer_exe 0 consumer_exe)
-run("running the consumer" "${CMAKE_COMMAND}" -E env "QML_IMPORT_PATH=${qml_import_path}"
+run("running the consumer" "${CMAKE_COMMAND}" -E env "QML_IMPORT_PATH=${qml_import_path}" ${run_env}
     bash "${WITH_REDIS}" "${consumer_exe}")
 message(STATUS "consumer output:\n${output}")
 set(expected "square(7) = 49")
@@ -100,4 +204,4 @@ foreach(line IN LISTS expected)
         message(FATAL_ERROR "install test: the consumer did not print \"${line}\"")
     endif()
 endforeach()
-message(STATUS "install test: ok (prefix ${prefix})")
+message(STATUS "install test: ok (${FROM}, ${CONSUMER} consumer, prefix ${prefix})")
