@@ -29,6 +29,7 @@ packages=(
     qmake6
     make
     dpkg-dev
+    faketime
 )
 
 missing=()

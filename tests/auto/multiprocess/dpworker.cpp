@@ -12,7 +12,14 @@
 // QUIT and the codes of what the callers got. --command-timeout-ms sets commandTimeout. A "DONE"
 // line on stdin ends the work in progress at once (a test decides when the finish goes out), and
 // any later work then takes 50 ms instead of --work-ms. --linger-ms keeps the process (and its
-// connections) alive that long after RESULT, as a long-lived application would be.
+// connections) alive that long after RESULT, as a long-lived application would be, then prints
+// FINAL with the executions and counters of the whole run.
+//
+// Freshness: --stale-for-ms, --soft-timeout-ms, --eager (a fraction of ttl), --no-fail-safe set
+// the config; --value-tag makes the value "value-of-x-TAG"; --mode refresh|invalidate|
+// invalidate-all|peek makes each call that operation instead of a plain call (peek's value is
+// the entry's, or "none"). The wrap key's generation is read before READY, so that GO measures
+// the calls alone.
 
 #include <DistributedPromise>
 
@@ -77,8 +84,21 @@ int main(int argc, char **argv)
         QStringLiteral("commandTimeout"), QStringLiteral("ms"));
     const QCommandLineOption lingerMs(QStringLiteral("linger-ms"),
         QStringLiteral("stay this long after RESULT"), QStringLiteral("ms"), QStringLiteral("0"));
+    const QCommandLineOption staleForMs(QStringLiteral("stale-for-ms"), QStringLiteral("staleFor"),
+        QStringLiteral("ms"), QStringLiteral("0"));
+    const QCommandLineOption softTimeoutMs(QStringLiteral("soft-timeout-ms"),
+        QStringLiteral("softTimeout"), QStringLiteral("ms"), QStringLiteral("0"));
+    const QCommandLineOption eager(QStringLiteral("eager"), QStringLiteral("eagerRefresh"),
+        QStringLiteral("fraction"), QStringLiteral("0"));
+    const QCommandLineOption noFailSafe(
+        QStringLiteral("no-fail-safe"), QStringLiteral("failSafe off"));
+    const QCommandLineOption valueTag(
+        QStringLiteral("value-tag"), QStringLiteral("value suffix"), QStringLiteral("tag"));
+    const QCommandLineOption mode(QStringLiteral("mode"), QStringLiteral("what each call does"),
+        QStringLiteral("call|refresh|invalidate|invalidate-all|peek"), QStringLiteral("call"));
     parser.addOptions({ url, prefix, arg, calls, workMs, lockMs, ttlMs, fail, noGo, valuePid,
-        unavailable, syncWork, quitAfter, commandTimeoutMs, lingerMs });
+        unavailable, syncWork, quitAfter, commandTimeoutMs, lingerMs, staleForMs, softTimeoutMs,
+        eager, noFailSafe, valueTag, mode });
     parser.process(app);
 
     DistributedPromiseConfig config;
@@ -89,6 +109,10 @@ int main(int argc, char **argv)
     config.whenRedisUnavailable = parser.value(unavailable) == QLatin1String("local")
         ? DistributedPromiseConfig::RunLocally
         : DistributedPromiseConfig::Fail;
+    config.staleFor = std::chrono::milliseconds(parser.value(staleForMs).toLongLong());
+    config.softTimeout = std::chrono::milliseconds(parser.value(softTimeoutMs).toLongLong());
+    config.eagerRefresh = parser.value(eager).toDouble();
+    config.failSafe = !parser.isSet(noFailSafe);
     if (parser.isSet(commandTimeoutMs))
         config.commandTimeout = std::chrono::milliseconds(parser.value(commandTimeoutMs).toInt());
     DistributedPromiseWrapper wrapper(config);
@@ -98,7 +122,8 @@ int main(int argc, char **argv)
     const QString failure = parser.value(fail);
     const QString valueSuffix = parser.isSet(valuePid)
         ? QStringLiteral("-pid-%1").arg(QCoreApplication::applicationPid())
-        : QString();
+        : parser.isSet(valueTag) ? u'-' + parser.value(valueTag)
+                                 : QString();
     const bool blocking = parser.isSet(syncWork);
     const int quitMs = parser.isSet(quitAfter) ? parser.value(quitAfter).toInt() : -1;
     // Work in progress that a "DONE" line ends at once; after that line, work takes 50 ms.
@@ -144,8 +169,23 @@ int main(int argc, char **argv)
     QElapsedTimer clock;
     const auto start = [&] {
         clock.start();
+        const QString what = parser.value(mode);
+        const QString a = parser.value(arg);
+        const auto one = [&]() -> QFuture<QString> {
+            if (what == QLatin1String("refresh"))
+                return slow.refresh(a);
+            if (what == QLatin1String("invalidate"))
+                return slow.invalidate(a).then([] { return QStringLiteral("invalidated"); });
+            if (what == QLatin1String("invalidate-all"))
+                return slow.invalidateAll().then([] { return QStringLiteral("invalidated"); });
+            if (what == QLatin1String("peek"))
+                return slow.peek(a).then([](const std::optional<QString> &value) {
+                    return value.value_or(QStringLiteral("none"));
+                });
+            return slow(a);
+        };
         for (int i = 0; i < n; ++i) {
-            slow(parser.value(arg))
+            one()
                 .then(&app,
                     [&](const QString &value) {
                         values.append(value);
@@ -174,11 +214,26 @@ int main(int argc, char **argv)
                         { QStringLiteral("lostLeases"), qint64(stats.lostLeases) },
                         { QStringLiteral("localRuns"), qint64(stats.localRuns) },
                         { QStringLiteral("reconnects"), qint64(stats.reconnects) },
+                        { QStringLiteral("stale"), qint64(stats.stale) },
+                        { QStringLiteral("refreshes"), qint64(stats.refreshes) },
+                        { QStringLiteral("eagerRefreshes"), qint64(stats.eagerRefreshes) },
+                        { QStringLiteral("invalidations"), qint64(stats.invalidations) },
                         { QStringLiteral("pid"), QCoreApplication::applicationPid() },
                     };
                     say("RESULT " + QJsonDocument(summary).toJson(QJsonDocument::Compact));
-                    QTimer::singleShot(
-                        parser.value(lingerMs).toInt(), &app, &QCoreApplication::quit);
+                    QTimer::singleShot(parser.value(lingerMs).toInt(), &app, [&] {
+                        // What happened after RESULT too (work that went on in the background).
+                        const DistributedPromiseStats last = wrapper.stats();
+                        say("FINAL "
+                            + QJsonDocument(
+                                QJsonObject { { QStringLiteral("executions"), executions },
+                                    { QStringLiteral("won"), qint64(last.won) },
+                                    { QStringLiteral("refreshes"), qint64(last.refreshes) },
+                                    { QStringLiteral("eagerRefreshes"),
+                                        qint64(last.eagerRefreshes) } })
+                                  .toJson(QJsonDocument::Compact));
+                        QCoreApplication::quit();
+                    });
                 });
         }
     };
@@ -219,14 +274,20 @@ int main(int argc, char **argv)
         }
         say("READY");
     };
+    // Connected, and the wrap key's generation known (a peek reads it), before READY.
+    const auto warmUp = [&] {
+        slow.peek(QStringLiteral("warm-up")).then(&app, [&](const std::optional<QString> &) {
+            ready();
+        });
+    };
     if (wrapper.isConnected())
-        ready();
+        warmUp();
     else
         QObject::connect(&wrapper, &DistributedPromiseWrapper::connectedChanged, &app,
             [&, done = false](bool connected) mutable {
                 if (connected && !done) {
                     done = true;
-                    ready();
+                    warmUp();
                 }
             });
     return app.exec();

@@ -42,17 +42,19 @@ public:
     Workers(const Workers &) = delete;
     Workers &operator=(const Workers &) = delete;
 
-    /*! Starts one dpworker with \a extra arguments; returns its index. */
-    int start(const QStringList &extra)
+    /*! Starts one dpworker with \a extra arguments; returns its index. With \a launcher (e.g.
+        {"faketime", "+1h"}), dpworker runs under that program. */
+    int start(const QStringList &extra, const QStringList &launcher = {})
     {
         auto process = std::make_unique<QProcess>();
         process->setProcessChannelMode(QProcess::ForwardedErrorChannel);
         // Never outlives the test, even if it crashes.
         process->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
-        process->start(QStringLiteral(DPWORKER_PATH),
-            QStringList {
-                QStringLiteral("--url"), m_url.toString(), QStringLiteral("--prefix"), m_prefix }
-                + extra);
+        QStringList arguments { QStringLiteral(DPWORKER_PATH), QStringLiteral("--url"),
+            m_url.toString(), QStringLiteral("--prefix"), m_prefix };
+        arguments += extra;
+        arguments = launcher + arguments;
+        process->start(arguments.takeFirst(), arguments);
         // Kept: processId() is 0 once the process has finished.
         m_pids.push_back(process->waitForStarted(10000) ? process->processId() : 0);
         m_processes.push_back(std::move(process));
@@ -102,20 +104,25 @@ public:
     }
 
     /*! The RESULT line of process \a i, or an empty object before it printed one. */
-    QJsonObject result(int i)
+    QJsonObject result(int i) { return line(i, "RESULT "); }
+    /*! The FINAL line (printed when --linger-ms ends), or an empty object before. */
+    QJsonObject final(int i) { return line(i, "FINAL "); }
+    bool hasResult(int i) { return !result(i).isEmpty(); }
+
+private:
+    QJsonObject line(int i, const QByteArray &word)
     {
         const QByteArray out = output(i);
-        const qsizetype at = out.indexOf("RESULT ");
+        const qsizetype at = out.indexOf(word);
         if (at < 0)
             return {};
         const qsizetype end = out.indexOf('\n', at);
         if (end < 0)
             return {};
-        return QJsonDocument::fromJson(out.mid(at + 7, end - at - 7)).object();
+        const qsizetype from = at + word.size();
+        return QJsonDocument::fromJson(out.mid(from, end - from)).object();
     }
-    bool hasResult(int i) { return !result(i).isEmpty(); }
 
-private:
     void poll()
     {
         for (size_t i = 0; i < m_processes.size(); ++i)
