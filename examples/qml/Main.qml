@@ -15,6 +15,18 @@ Window {
 
     readonly property var report: reportCall.state === DistributedPromise.Resolved ? reportCall.value : null
     readonly property bool computedHere: report !== null && report.computedBy === dashboard.pid
+    // Seconds since the shown report was computed (ticks once a second).
+    property int age: 0
+    property bool refreshing: false
+
+    Timer {
+        interval: 1000
+        repeat: true
+        running: reportCall.state === DistributedPromise.Resolved
+        triggeredOnStart: true
+        onTriggered: window.age = reportCall.updatedAt.getTime()
+                     ? Math.max(0, Math.round((Date.now() - reportCall.updatedAt.getTime()) / 1000)) : 0
+    }
 
     width: 640
     height: 400
@@ -126,6 +138,21 @@ Window {
                         text: "Retry"
                         onClicked: reportCall.refresh()
                     }
+                    Button {
+                        // Runs the work again now, once across every process; the windows then
+                        // call again and get the new report from the cache.
+                        objectName: "refresh"
+                        visible: reportCall.state === DistributedPromise.Resolved && !window.refreshing
+                        text: "Refresh"
+                        onClicked: {
+                            window.refreshing = true
+                            const promise = window.wrapper.refresh("report", [window.year])
+                            promise.finished.connect(() => {
+                                window.refreshing = false
+                                reportCall.refresh()
+                            })
+                        }
+                    }
                 }
 
                 Text {
@@ -155,6 +182,15 @@ Window {
                           : "Computed by pid " + window.report.computedBy + " at " + window.report.computedAt
                             + (reportCall.source === DistributedPromise.CheckingCache
                                ? ", from the Redis cache" : ", shared through Redis as it finished")
+                }
+                Text {
+                    objectName: "freshness"
+                    visible: window.report !== null
+                    font.pixelSize: 14
+                    color: reportCall.stale ? "#b45309" : "#6b7280"
+                    text: "Updated " + window.age + " s ago"
+                          + (reportCall.stale ? " \u00B7 stale, refreshing in the background" : "")
+                          + (window.refreshing ? " \u00B7 refreshing" : "")
                 }
             }
         }

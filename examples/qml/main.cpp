@@ -161,7 +161,11 @@ int main(int argc, char **argv)
     config.redisUrl
         = QUrl(qEnvironmentVariable("REDIS_URL", QStringLiteral("redis://127.0.0.1:6379")));
     config.keyPrefix = QStringLiteral("dashboard-example");
-    config.ttl = std::chrono::minutes(5);
+    // Fresh for 30 s; then, for an hour, served at once (marked stale) while one process of the
+    // fleet computes the new report.
+    config.ttl = std::chrono::seconds(30);
+    config.staleFor = std::chrono::hours(1);
+    config.softTimeout = std::chrono::milliseconds(50);
     DistributedPromiseWrapper wrapper(config);
     Dashboard dashboard(config.redisUrl);
 

@@ -126,19 +126,23 @@ void DistributedCall::drop()
 }
 
 void DistributedCall::setOutcome(DistributedPromise::State state, const QVariant &value,
-    const QString &errorString, int errorCode)
+    const QString &errorString, int errorCode, bool stale, const QDateTime &updatedAt)
 {
     if (m_state == state && m_value == value && m_errorString == errorString
-        && m_errorCode == errorCode)
+        && m_errorCode == errorCode && m_stale == stale && m_updatedAt == updatedAt)
         return;
     m_state = state;
     m_value = value;
     m_errorString = errorString;
     m_errorCode = errorCode;
+    m_stale = stale;
+    m_updatedAt = updatedAt;
     Q_EMIT stateChanged();
 }
 
 DistributedPromise::Phase DistributedCall::phase() const { return m_phase; }
+bool DistributedCall::isStale() const { return m_stale; }
+QDateTime DistributedCall::updatedAt() const { return m_updatedAt; }
 QString DistributedCall::phaseText() const { return m_phaseText; }
 
 void DistributedCall::setPhase(DistributedPromise::Phase phase, const QString &text)
@@ -167,7 +171,7 @@ void DistributedCall::onPromiseFinished()
     const QString errorString = m_promise->errorString();
     const int errorCode = m_promise->errorCode();
     setPhase(DistributedPromise::Done, QString());
-    setOutcome(state, value, errorString, errorCode);
+    setOutcome(state, value, errorString, errorCode, m_promise->isStale(), m_promise->updatedAt());
     setRunning(false);
     // Handlers may change args or key (superseding this call) or destroy this object's
     // QML context; the signals below still describe the call that just finished.

@@ -59,6 +59,8 @@ class DistributedCall : public QObject, public QQmlParserStatus
     Q_PROPERTY(bool running READ isRunning NOTIFY runningChanged)
     Q_PROPERTY(DistributedPromise::Phase phase READ phase NOTIFY phaseChanged)
     Q_PROPERTY(QString phaseText READ phaseText NOTIFY phaseChanged)
+    Q_PROPERTY(bool stale READ isStale NOTIFY stateChanged)
+    Q_PROPERTY(QDateTime updatedAt READ updatedAt NOTIFY stateChanged)
 
 public:
     /*! Creates an idle call. From QML it first calls when the component is complete; from C++
@@ -112,6 +114,12 @@ public:
     /*! The phase in words ("waiting for host:pid", "running here"); empty while checking.
         \since 0.2 */
     QString phaseText() const;
+    /*! The current value was served past its ttl (see DistributedPromise::isStale()). \since 0.3
+     */
+    bool isStale() const;
+    /*! When the current value was computed (see DistributedPromise::updatedAt()); invalid while
+        pending or failed. \since 0.3 */
+    QDateTime updatedAt() const;
 
     /*!
         Supersedes the current call with a new one using the same wrapper, key and args, in the
@@ -131,7 +139,8 @@ Q_SIGNALS:
     void wrapperChanged();
     void keyChanged();
     void argsChanged();
-    /*! The outcome properties (state, value, errorString, errorCode, hasError) changed. */
+    /*! The outcome properties (state, value, errorString, errorCode, hasError, stale,
+        updatedAt) changed. */
     void stateChanged();
     void runningChanged();
     /*! phase and phaseText changed. */
@@ -150,7 +159,8 @@ private:
     void start();
     void drop();
     void setOutcome(DistributedPromise::State state, const QVariant &value,
-        const QString &errorString, int errorCode);
+        const QString &errorString, int errorCode, bool stale = false,
+        const QDateTime &updatedAt = QDateTime());
     void setRunning(bool running);
     void setPhase(DistributedPromise::Phase phase, const QString &text);
     void onPromiseFinished();
@@ -167,6 +177,8 @@ private:
     bool m_running = false;
     DistributedPromise::Phase m_phase = DistributedPromise::CheckingCache;
     QString m_phaseText;
+    bool m_stale = false;
+    QDateTime m_updatedAt;
     bool m_complete = true;
     bool m_scheduled = false;
 };

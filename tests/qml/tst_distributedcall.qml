@@ -248,4 +248,27 @@ TestCase {
         const probe = testWrapper.call("add", [1, 1])
         tryCompare(probe, "value", 2, 10000)
     }
+
+    function test_freshnessFromQml() {
+        // updatedAt and stale describe the value; refresh() and invalidate() by key return
+        // promises, and the next call sees what they did.
+        const tag = uniqueTag()
+        const call = createTemporaryObject(bareComponent, testCase,
+                                           { wrapper: testWrapper, key: "stamp", args: [tag] })
+        tryCompare(call, "state", DistributedPromise.Resolved, 10000)
+        compare(call.stale, false)
+        verify(call.updatedAt.getTime() > 0)
+        verify(Date.now() - call.updatedAt.getTime() < 10000)
+        const first = call.value
+        const refreshed = testWrapper.refresh("stamp", [tag])
+        tryCompare(refreshed, "state", DistributedPromise.Resolved, 10000)
+        verify(refreshed.value !== first)
+        const removed = testWrapper.invalidate("stamp", [tag])
+        tryCompare(removed, "state", DistributedPromise.Resolved, 10000)
+        const all = testWrapper.invalidateAll("stamp")
+        tryCompare(all, "state", DistributedPromise.Resolved, 10000)
+        call.refresh()
+        tryCompare(call, "state", DistributedPromise.Resolved, 10000)
+        verify(call.value !== first && call.value !== refreshed.value)
+    }
 }

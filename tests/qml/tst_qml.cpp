@@ -109,6 +109,11 @@ public Q_SLOTS:
             return promise->future();
         });
         m_wrapper->wrap(QStringLiteral("echo"), [](const QJsonValue &value) { return value; });
+        // A new value on every run: "tag#1", "tag#2", ...
+        m_wrapper->wrap(
+            QStringLiteral("stamp"), [runs = std::make_shared<int>(0)](const QString &tag) {
+                return QStringLiteral("%1#%2").arg(tag).arg(++*runs);
+            });
 
         if (!QTest::qWaitFor([this] { return m_wrapper->isConnected(); }, 10000))
             qFatal("tst_qml: the wrapper did not connect to %s within 10 s",
