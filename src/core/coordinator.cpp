@@ -212,170 +212,108 @@ void Coordinator::start(Flight *flight)
         checkCache(flight);
 }
 
-Coordinator::WrapState *Coordinator::wrapState(
-    const QString &key, const QByteArray &keyAndSeparator)
+void Coordinator::onLeaseEvent(quint64 id, LeaseKeeper::Event event)
 {
-    std::unique_ptr<WrapState> &slot = m_wraps[key];
-    if (!slot) {
-        slot = std::make_unique<WrapState>();
-        slot->key = key;
-        slot->keyAndSeparator = keyAndSeparator;
-        slot->identityPrefix = keyAndSeparator;
-        slot->channel = m_keyNames.generationChannel(key);
-    }
-    return slot.get();
-}
-
-void Coordinator::fetchGeneration(WrapState *wrap)
-{
-    if (!wrap->subscribed) {
-        // New generations are published; a reconnected subscriber reads the generation again.
-        wrap->subscribed = true;
-        m_wrapByChannel.insert(wrap->channel, wrap);
-        m_client->subscribe(wrap->channel);
-    }
-    if (wrap->fetching)
+    Flight *flight = find(id);
+    if (!flight || !flight->holding)
         return;
-    wrap->fetching = true;
-    m_client->command({ QByteArrayLiteral("GET"), m_keyNames.generationKey(wrap->key) },
-        [this, wrap](const Reply &reply) {
-            wrap->fetching = false;
-            bool ok = reply.isNil();
-            qint64 generation = 0;
-            if (reply.isString())
-                generation = reply.string.toLongLong(&ok);
-            if (!ok && !reply.isFailure())
+    if (event == LeaseKeeper::Event::Lost) {
+        flight->holding = false;
+        qCWarning(lcDistributedPromise).noquote()
+            << "lost the lock of" << flight->displayKey()
+            << "while working (another process may run it too)";
+    } else {
+        qCWarning(lcDistributedPromise).noquote()
+            << "the lease of" << flight->displayKey()
+            << "ran out before a renewal reached Redis; another process may run it too";
+    }
+}
+
+void Coordinator::releaseLock(const DistributedPromiseProtocol::Keys &keys, const QByteArray &token)
+{
+    m_client->eval(m_release, { keys.lock },
+        { token, keys.channel, m_publish, DistributedPromiseProtocol::abandonedMessage },
+        [](const Reply &) {});
+}
+
+void Coordinator::releaseUnanswered(
+    const DistributedPromiseProtocol::Keys &keys, const QByteArray &token)
+{
+    // The script may have run and taken the lock before its reply was lost (a reply delayed past
+    // commandTimeout, a server paused with the script in its socket): a lock nobody works for,
+    // which would make every caller wait a lease. Given back by token (a no-op if not taken),
+    // decided from the event loop: a reply lost with its connection fails while that connection
+    // is still being torn down.
+    QMetaObject::invokeMethod(
+        this,
+        [this, keys, token] {
+            if (m_client->isConnected())
+                releaseLock(keys, token);
+            else
+                m_unanswered.push_back({ keys, token });
+        },
+        Qt::QueuedConnection);
+}
+
+void Coordinator::checkServer()
+{
+    // May this user publish? (Redis 7 ACL users have no channel rights by default.) Without it
+    // waiters would only learn of outcomes when a lease runs out: they poll instead.
+    const QByteArray probe = m_keyNames.channel(QByteArrayLiteral("permission-check"));
+    m_client->command({ m_publish, probe, QByteArray() }, [this](const Reply &reply) {
+        const bool refused = reply.isError() && reply.string.startsWith("NOPERM");
+        if (refused && !m_cannotPublish)
+            qCCritical(lcDistributedPromise).noquote()
+                << "the Redis user may not publish on" << m_keyNames.channelPattern()
+                << "channels (" << QString::fromUtf8(reply.string) << "); waiters will poll every"
+                << pollIntervalMs << "ms: grant it with ACL SETUSER <user>"
+                << (u'&' + m_keyNames.channelPattern());
+        if (!reply.isFailure())
+            m_cannotPublish = refused;
+    });
+    // Eviction policies other than noeviction may evict a lock while its holder works.
+    m_client->command({ QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"),
+                          QByteArrayLiteral("maxmemory-policy") },
+        [this](const Reply &reply) {
+            if (!reply.isArray() || reply.elements.size() < 2)
+                return; // CONFIG refused (managed services, ACL): nothing to tell
+            const QByteArray policy = reply.elements.at(1).string;
+            if (policy != "noeviction")
                 qCWarning(lcDistributedPromise).noquote()
-                    << "the generation of" << wrap->key << "is unreadable ("
-                    << QString::fromUtf8(reply.string.left(64)) << "); using" << wrap->generation;
-            // Redis away: the generation known so far is assumed until the next connect.
-            setGeneration(wrap, ok ? generation : wrap->generation);
+                    << "Redis at" << m_client->displayName() << "has maxmemory-policy"
+                    << QString::fromUtf8(policy)
+                    << ": it may evict a lock while its holder works, and the work then runs "
+                       "twice; use noeviction (out of memory, calls still run once)";
         });
 }
 
-void Coordinator::setGeneration(WrapState *wrap, qint64 generation)
+void Coordinator::redisUnavailable(Flight *flight, const Reply &reply)
 {
-    const bool changed = generation != wrap->generation;
-    if (changed) {
-        wrap->generation = generation;
-        wrap->identityPrefix = DistributedPromiseProtocol::generationPrefix(
-            wrap->keyAndSeparator, m_separator, generation);
-        // Calls in flight keep the generation they read; later ones start in the new one.
-        QList<QByteArray> old;
-        for (auto it = m_flights.cbegin(); it != m_flights.cend(); ++it) {
-            if (it.value()->registration->key == wrap->key && it.value()->generation != generation)
-                old.append(it.key());
-        }
-        for (const QByteArray &identity : std::as_const(old))
-            detach(identity);
+    const QString reason = QString::fromUtf8(reply.string);
+    if (m_config.whenRedisUnavailable == DistributedPromiseConfig::Fail)
+        return finish(flight,
+            Outcome::failure(DistributedPromiseError::ConnectionFailed,
+                QStringLiteral("Redis is unavailable (%1); the work "
+                               "was not run")
+                    .arg(reason)));
+    if (!m_outageWarned) {
+        m_outageWarned = true;
+        qCWarning(lcDistributedPromise).noquote()
+            << "Redis is unavailable, running work in this process only:" << reason;
     }
-    wrap->known = true;
-    QPointer<Coordinator> self(this);
-    for (const quint64 id : std::exchange(wrap->parked, {})) {
-        Flight *flight = self ? find(id) : nullptr;
-        if (!flight)
-            continue;
-        if (flight->generation == generation) {
-            start(flight);
-            continue;
-        }
-        // Made in a generation that is gone: its callers call again, in the new one, as part of
-        // the same work chain.
-        std::unique_ptr<Flight> old = take(flight);
-        const WorkScope scope { old->ancestors.isEmpty() ? QByteArray() : old->ancestors.last(),
-            old->ancestors.mid(0, old->ancestors.size() - 1), t_work };
-        const WorkScope *outer = t_work;
-        if (!old->ancestors.isEmpty())
-            t_work = &scope;
-        for (Caller &caller : old->callers)
-            dispatch(old->registration, old->args, std::move(caller.waiter),
-                caller.wantsFresh ? CallKind::Refresh : CallKind::Call);
-        t_work = outer;
-    }
-    for (Deferred &deferred : std::exchange(wrap->deferred, {})) {
-        if (!self)
-            return;
-        dispatch(deferred.registration, deferred.args, std::move(deferred.waiter), deferred.kind);
-    }
+    ++m_stats[Counter::LocalRuns];
+    flight->local = true;
+    startWork(flight);
 }
 
-bool Coordinator::failedReply(Waiter &waiter, const Reply &reply, const QString &key)
+void Coordinator::discardCorrupt(Flight *flight, const QByteArray &what)
 {
-    if (reply.isFailure()) {
-        ++m_stats[Counter::Errors];
-        waiter.fail(DistributedPromiseError(DistributedPromiseError::ConnectionFailed,
-            QStringLiteral("Redis is unavailable (%1)").arg(QString::fromUtf8(reply.string)), key));
-        return true;
-    }
-    if (reply.isError()) {
-        ++m_stats[Counter::Errors];
-        waiter.fail(DistributedPromiseError(
-            DistributedPromiseError::RedisError, QString::fromUtf8(reply.string), key));
-        return true;
-    }
-    return false;
-}
-
-void Coordinator::peek(const QByteArray &identity, std::unique_ptr<Waiter> waiter)
-{
-    auto shared = std::shared_ptr<Waiter>(std::move(waiter));
-    m_client->command({ QByteArrayLiteral("GET"), m_keyNames.dataKey(identity) },
-        [this, shared, identity](const Reply &reply) {
-            const QString key = QString::fromUtf8(identity);
-            if (failedReply(*shared, reply, key))
-                return;
-            Outcome outcome;
-            if (!reply.isString()) {
-                shared->resolve(QJsonValue(QJsonValue::Undefined));
-            } else if (DistributedPromiseProtocol::decodeEnvelope(reply.string, &outcome)) {
-                shared->resolve(outcome.ok ? outcome.value : QJsonValue(QJsonValue::Undefined));
-            } else {
-                ++m_stats[Counter::Errors];
-                shared->fail(DistributedPromiseError(DistributedPromiseError::DecodeFailed,
-                    QStringLiteral("the entry of '%1' is not a version %2 envelope")
-                        .arg(key)
-                        .arg(DistributedPromiseProtocol::envelopeVersion),
-                    key));
-            }
-        });
-}
-
-void Coordinator::invalidate(const QByteArray &identity, std::unique_ptr<Waiter> waiter)
-{
-    // A call in flight keeps what it read; calls from now on start their own flight, whose GET
-    // goes after this DEL on the same connection.
-    detach(identity);
-    auto shared = std::shared_ptr<Waiter>(std::move(waiter));
-    m_client->command({ QByteArrayLiteral("DEL"), m_keyNames.dataKey(identity) },
-        [this, shared, identity](const Reply &reply) {
-            if (failedReply(*shared, reply, QString::fromUtf8(identity)))
-                return;
-            ++m_stats[Counter::Invalidations];
-            shared->resolve(QJsonValue(QJsonValue::Null));
-        });
-}
-
-void Coordinator::invalidateAll(WrapState *wrap, std::unique_ptr<Waiter> waiter)
-{
-    auto shared = std::shared_ptr<Waiter>(std::move(waiter));
-    m_client->eval(m_invalidateAll, { m_keyNames.generationKey(wrap->key) },
-        { wrap->channel, m_publish }, [this, shared, wrap](const Reply &reply) {
-            if (failedReply(*shared, reply, wrap->key))
-                return;
-            if (!reply.isInteger()) {
-                ++m_stats[Counter::Errors];
-                shared->fail(DistributedPromiseError(DistributedPromiseError::RedisError,
-                    QStringLiteral("unexpected reply to the generation script of '%1'")
-                        .arg(wrap->key),
-                    wrap->key));
-                return;
-            }
-            ++m_stats[Counter::Invalidations];
-            QPointer<Coordinator> self(this);
-            setGeneration(wrap, std::max(wrap->generation, reply.integer));
-            if (self)
-                shared->resolve(QJsonValue(QJsonValue::Null));
-        });
+    qCWarning(lcDistributedPromise).noquote()
+        << "deleted an unreadable cache entry for" << flight->displayKey() << "("
+        << (what.isEmpty() ? QByteArrayLiteral("not a string") : what.left(64))
+        << "); running the work again";
+    // Only if it still holds what was read: a good value written meanwhile stays.
+    m_client->eval(m_discard, { flight->keys.data }, { what }, [](const Reply &) {});
 }
 
 } // namespace DistributedPromiseDetail

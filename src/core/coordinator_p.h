@@ -160,6 +160,11 @@ private:
         qint64 ageMs = -1;
     };
 
+    /*! The entry was read with GET: the time it has left (PTTL) is not known. */
+    static constexpr qint64 pttlNotRead = -3;
+    /*! Waiters that cannot be notified (the Redis user may not publish) look again this often. */
+    static constexpr qint64 pollIntervalMs = 100;
+
     /*! The work running on this thread, if any: calls it makes are part of its chain. */
     struct WorkScope
     {

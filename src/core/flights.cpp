@@ -16,9 +16,6 @@ namespace {
 constexpr std::chrono::milliseconds cancelSweepInterval(100);
 // How long shutting down waits for the lock releases to be written to Redis.
 constexpr std::chrono::milliseconds shutDownFlush(200);
-// A failed refresh served stale (failSafe) is tried again after its ttl, within these bounds.
-constexpr std::chrono::milliseconds failSafePauseMin(1000);
-constexpr std::chrono::milliseconds failSafePauseMax(30000);
 } // namespace
 
 void Coordinator::initSweeping()
@@ -234,71 +231,6 @@ void Coordinator::detach(const QByteArray &identity)
     // The flight goes on for the callers it has; later calls start their own.
     if (Flight *flight = m_flights.take(identity))
         flight->fallback.serving = false;
-}
-
-void Coordinator::resolveWith(Waiter &waiter, const Outcome &outcome, bool stale, qint64 ageMs)
-{
-    waiter.setAge(stale, ageMs);
-    waiter.resolve(outcome.value);
-}
-
-qint64 Coordinator::fallbackAge(const Flight *flight) const
-{
-    const Fallback &fallback = flight->fallback;
-    if (fallback.ageMs < 0)
-        return -1;
-    return fallback.ageMs
-        + std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::steady_clock::now() - fallback.readAt)
-              .count();
-}
-
-void Coordinator::serveFallback(Flight *flight)
-{
-    // softTimeout: the callers get the entry the refresh started from; the refresh goes on, and
-    // callers that come meanwhile get the entry at once.
-    Fallback &fallback = flight->fallback;
-    if (!fallback.present)
-        return;
-    fallback.serving = true;
-    std::vector<Caller> waiting;
-    auto &callers = flight->callers;
-    for (auto it = callers.begin(); it != callers.end();) {
-        if (it->wantsFresh) {
-            ++it;
-        } else {
-            waiting.push_back(std::move(*it));
-            it = callers.erase(it);
-        }
-    }
-    armDeadline(flight);
-    if (fallback.stale)
-        m_stats[Counter::Stale] += waiting.size();
-    const Outcome outcome = fallback.outcome;
-    const bool stale = fallback.stale;
-    const qint64 age = fallbackAge(flight);
-    for (Caller &caller : waiting)
-        resolveWith(*caller.waiter, outcome, stale, age);
-}
-
-bool Coordinator::failSafeHolds(const QByteArray &identity)
-{
-    const auto it = m_failSafePause.find(identity);
-    if (it == m_failSafePause.end())
-        return false;
-    if (!it->hasExpired())
-        return true;
-    m_failSafePause.erase(it);
-    return false;
-}
-
-void Coordinator::startFailSafePause(const Flight *flight)
-{
-    constexpr qsizetype pruneAbove = 1024;
-    if (m_failSafePause.size() > pruneAbove)
-        m_failSafePause.removeIf([](const auto &entry) { return entry.value().hasExpired(); });
-    const auto pause = std::clamp(ttlOf(*flight->registration), failSafePauseMin, failSafePauseMax);
-    m_failSafePause.insert(flight->identity, QDeadlineTimer(pause));
 }
 
 std::unique_ptr<Coordinator::Flight> Coordinator::take(Flight *flight)

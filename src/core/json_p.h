@@ -26,7 +26,6 @@ QByteArray encodeArguments(const QJsonArray &args);
 ValueProblem appendArguments(QByteArray &out, const QJsonArray &args);
 
 /*! Compact JSON text of any JSON value, including scalars (as QJsonDocument writes it). */
-QByteArray encodeValue(
-    const QJsonValue &value, ValueProblem *problem = nullptr);
+QByteArray encodeValue(const QJsonValue &value, ValueProblem *problem = nullptr);
 
 } // namespace DistributedPromiseProtocol

@@ -23,15 +23,11 @@ using DistributedPromiseProtocol::AcquireResult;
 constexpr qint64 takeoverMarginMs = 5;
 // PTTL's answer for a key that does not exist.
 constexpr qint64 pttlNoKey = -2;
-// The entry was read with GET: the time it has left is not known.
-constexpr qint64 pttlNotRead = -3;
 // minRemaining: the lock script does not look at the cache at all (refresh()).
 constexpr qint64 ignoreCache = -2;
 // A finish that did not get through is sent again after this, doubling up to the maximum.
 constexpr std::chrono::milliseconds finishRetryMin(20);
 constexpr std::chrono::milliseconds finishRetryMax(1000);
-// Waiters that cannot be notified (the Redis user may not publish) look again this often.
-constexpr qint64 pollIntervalMs = 100;
 
 // Lock tokens: unique per attempt without a system call each: a random part drawn once per
 // process, a counter, and where the holder runs (for operators, and for "waiting for ...").
@@ -141,71 +137,6 @@ void Coordinator::onCacheReply(Flight *flight, const Reply &reply)
     // Nobody wants it anymore (a superseded call): take no lock, start no work.
     if (!pruneCancelled(flight))
         return abandon(flight);
-    acquire(flight);
-}
-
-Coordinator::Freshness Coordinator::freshness(
-    const Flight *flight, const DistributedPromiseProtocol::EntryLife &life, qint64 pttl) const
-{
-    // From the time Redis says the entry has left, never from a clock: the entry was written to
-    // live ttl + staleFor, and is stale once no more than staleFor is left.
-    Freshness result;
-    if (pttl < 0)
-        return result; // not read, or no expiry: fresh, age unknown
-    const qint64 ttl = life.ttlMs >= 0 ? life.ttlMs : ttlOf(*flight->registration).count();
-    result.ageMs = std::max<qint64>(0, ttl + life.staleForMs - pttl);
-    result.stale = life.staleForMs > 0 && pttl <= life.staleForMs;
-    result.eager = !result.stale && m_config.eagerRefresh > 0 && ttl > 0
-        && double(result.ageMs) >= m_config.eagerRefresh * double(ttl);
-    return result;
-}
-
-void Coordinator::onEntry(Flight *flight, const Outcome &outcome,
-    const DistributedPromiseProtocol::EntryLife &life, qint64 pttl)
-{
-    if (life.staleForMs > 0 && pttl == pttlNotRead) {
-        // Written with staleFor by a process configured otherwise: read its remaining time too.
-        flight->wantsAge = true;
-        return checkCache(flight);
-    }
-    const Freshness fresh = freshness(flight, life, pttl);
-    const bool paused = (fresh.stale || fresh.eager) && failSafeHolds(flight->identity);
-    if (!fresh.stale && (!fresh.eager || paused)) {
-        ++m_stats[Counter::Hits];
-        return finish(flight, outcome, fresh.ageMs);
-    }
-    if (paused) {
-        // The last refresh failed a moment ago (failSafe): the stale value, no new attempt yet.
-        ++m_stats[Counter::Misses];
-        m_stats[Counter::Stale] += flight->callers.size();
-        return settleValue(flight, outcome, true, fresh.ageMs);
-    }
-    Fallback &fallback = flight->fallback;
-    fallback.present = true;
-    fallback.outcome = outcome;
-    fallback.stale = fresh.stale;
-    fallback.ageMs = fresh.ageMs;
-    fallback.readAt = std::chrono::steady_clock::now();
-    const qint64 ttl = life.ttlMs >= 0 ? life.ttlMs : ttlOf(*flight->registration).count();
-    if (fresh.eager) {
-        // Answered now; one refresh fleet-wide, which stops as soon as a newer entry is seen.
-        ++m_stats[Counter::Hits];
-        flight->refresh = Refresh::Eager;
-        flight->minRemaining = ttl + life.staleForMs - qint64(m_config.eagerRefresh * double(ttl));
-        const quint64 id = flight->id;
-        serveFallback(flight);
-        if (Flight *still = find(id))
-            acquire(still);
-        return;
-    }
-    // Stale: refresh it; the callers get the fresh value, or the stale one after softTimeout.
-    ++m_stats[Counter::Misses];
-    flight->refresh = Refresh::Stale;
-    flight->minRemaining = life.staleForMs;
-    const std::chrono::milliseconds soft
-        = flight->registration->softTimeout.value_or(m_config.softTimeout);
-    if (soft.count() > 0)
-        timerOf(flight, &Flight::softTimer, &Coordinator::serveFallback)->start(soft);
     acquire(flight);
 }
 
@@ -588,110 +519,6 @@ void Coordinator::onFinished(Flight *flight, const Reply &reply)
     }
     const Outcome outcome = flight->outcome;
     finish(flight, outcome);
-}
-
-void Coordinator::onLeaseEvent(quint64 id, LeaseKeeper::Event event)
-{
-    Flight *flight = find(id);
-    if (!flight || !flight->holding)
-        return;
-    if (event == LeaseKeeper::Event::Lost) {
-        flight->holding = false;
-        qCWarning(lcDistributedPromise).noquote()
-            << "lost the lock of" << flight->displayKey()
-            << "while working (another process may run it too)";
-    } else {
-        qCWarning(lcDistributedPromise).noquote()
-            << "the lease of" << flight->displayKey()
-            << "ran out before a renewal reached Redis; another process may run it too";
-    }
-}
-
-void Coordinator::releaseLock(const DistributedPromiseProtocol::Keys &keys, const QByteArray &token)
-{
-    m_client->eval(m_release, { keys.lock },
-        { token, keys.channel, m_publish, DistributedPromiseProtocol::abandonedMessage },
-        [](const Reply &) {});
-}
-
-void Coordinator::releaseUnanswered(
-    const DistributedPromiseProtocol::Keys &keys, const QByteArray &token)
-{
-    // The script may have run and taken the lock before its reply was lost (a reply delayed past
-    // commandTimeout, a server paused with the script in its socket): a lock nobody works for,
-    // which would make every caller wait a lease. Given back by token (a no-op if not taken),
-    // decided from the event loop: a reply lost with its connection fails while that connection
-    // is still being torn down.
-    QMetaObject::invokeMethod(
-        this,
-        [this, keys, token] {
-            if (m_client->isConnected())
-                releaseLock(keys, token);
-            else
-                m_unanswered.push_back({ keys, token });
-        },
-        Qt::QueuedConnection);
-}
-
-void Coordinator::checkServer()
-{
-    // May this user publish? (Redis 7 ACL users have no channel rights by default.) Without it
-    // waiters would only learn of outcomes when a lease runs out: they poll instead.
-    const QByteArray probe = m_keyNames.channel(QByteArrayLiteral("permission-check"));
-    m_client->command({ m_publish, probe, QByteArray() }, [this](const Reply &reply) {
-        const bool refused = reply.isError() && reply.string.startsWith("NOPERM");
-        if (refused && !m_cannotPublish)
-            qCCritical(lcDistributedPromise).noquote()
-                << "the Redis user may not publish on" << m_keyNames.channelPattern()
-                << "channels (" << QString::fromUtf8(reply.string) << "); waiters will poll every"
-                << pollIntervalMs << "ms: grant it with ACL SETUSER <user>"
-                << (u'&' + m_keyNames.channelPattern());
-        if (!reply.isFailure())
-            m_cannotPublish = refused;
-    });
-    // Eviction policies other than noeviction may evict a lock while its holder works.
-    m_client->command({ QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"),
-                          QByteArrayLiteral("maxmemory-policy") },
-        [this](const Reply &reply) {
-            if (!reply.isArray() || reply.elements.size() < 2)
-                return; // CONFIG refused (managed services, ACL): nothing to tell
-            const QByteArray policy = reply.elements.at(1).string;
-            if (policy != "noeviction")
-                qCWarning(lcDistributedPromise).noquote()
-                    << "Redis at" << m_client->displayName() << "has maxmemory-policy"
-                    << QString::fromUtf8(policy)
-                    << ": it may evict a lock while its holder works, and the work then runs "
-                       "twice; use noeviction (out of memory, calls still run once)";
-        });
-}
-
-void Coordinator::redisUnavailable(Flight *flight, const Reply &reply)
-{
-    const QString reason = QString::fromUtf8(reply.string);
-    if (m_config.whenRedisUnavailable == DistributedPromiseConfig::Fail)
-        return finish(flight,
-            Outcome::failure(DistributedPromiseError::ConnectionFailed,
-                QStringLiteral("Redis is unavailable (%1); the work "
-                               "was not run")
-                    .arg(reason)));
-    if (!m_outageWarned) {
-        m_outageWarned = true;
-        qCWarning(lcDistributedPromise).noquote()
-            << "Redis is unavailable, running work in this process only:" << reason;
-    }
-    ++m_stats[Counter::LocalRuns];
-    flight->local = true;
-    startWork(flight);
-}
-
-void Coordinator::discardCorrupt(Flight *flight, const QByteArray &what)
-{
-    qCWarning(lcDistributedPromise).noquote()
-        << "deleted an unreadable cache entry for" << flight->displayKey() << "("
-        << (what.isEmpty() ? QByteArrayLiteral("not a string") : what.left(64))
-        << "); running the work again";
-    // Only if it still holds what was read: a good value written meanwhile stays.
-    m_client->eval(m_discard, { flight->keys.data }, { what }, [](const Reply &) {});
 }
 
 } // namespace DistributedPromiseDetail

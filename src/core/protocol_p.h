@@ -96,9 +96,8 @@ struct EntryLife
 /*! {"v":1,"ok":true,"value":...} or {"v":1,"ok":false,"error":{"code":...,"message":...}}; a
     value with \a life set gets {"v":1,"ok":true,"ttl":T,"staleFor":S,"value":...} (readers
     before 0.3 ignore the two fields). */
-QByteArray encodeEnvelope(
-    const DistributedPromiseDetail::Outcome &outcome, ValueProblem *problem = nullptr,
-    const EntryLife *life = nullptr);
+QByteArray encodeEnvelope(const DistributedPromiseDetail::Outcome &outcome,
+    ValueProblem *problem = nullptr, const EntryLife *life = nullptr);
 /*! Parses an envelope; false for anything else (garbage, other versions, missing fields).
     \a life, when given, gets the entry's life fields (or stays as it was without them). */
 bool decodeEnvelope(
@@ -108,8 +107,7 @@ bool decodeEnvelope(
     For a value envelope whose value is a string without escapes (the usual cache hit), that
     string, as decodeEnvelope() would read it; false for anything else (then use decodeEnvelope).
 */
-bool decodePlainString(
-    const QByteArray &bytes, QString *text, EntryLife *life = nullptr);
+bool decodePlainString(const QByteArray &bytes, QString *text, EntryLife *life = nullptr);
 
 /*! What the lock script answers first. */
 enum AcquireResult : qint64 {
