@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds the benchmarks (Release, build/bench) and runs both against one private redis-server on
+# Builds the benchmarks (Release, build/bench) and runs them against one private redis-server on
 # a free loopback port in a temporary directory, stopped again on exit:
 #
 #   bench_redisclient  the library's Redis connection against raw hiredis
 #   bench_library      the library as its users call it against raw hiredis, with the targets
 #                      of DESIGN.md (throughput, latency, stampede, Redis commands, memory)
+#   bench_freshness    4 processes x 50 callers on an expired, a stale and a late entry (work
+#                      1 s): executions and how long callers waited (not in --json)
 #
 #   scripts/bench.sh                     # both tables (about a minute)
 #   scripts/bench.sh --json              # one JSON object: {"bench_redisclient":..,"bench_library":..}
@@ -34,11 +36,12 @@ if [[ ${1:-} != --inside-redis ]]; then
         fi
     done
 
-    echo "bench.sh: building bench_redisclient and bench_library in $build (Release)" >&2
+    echo "bench.sh: building bench_redisclient, bench_library and bench_freshness in $build (Release)" >&2
     cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
         -DDISTRIBUTEDPROMISE_BUILD_TESTING=ON -DDISTRIBUTEDPROMISE_BUILD_BENCHMARKS=ON \
         -DDISTRIBUTEDPROMISE_BUILD_EXAMPLES=OFF -DDISTRIBUTEDPROMISE_SANITIZERS=OFF >/dev/null
-    cmake --build "$build" --parallel "$(nproc)" --target bench_redisclient bench_library >/dev/null
+    cmake --build "$build" --parallel "$(nproc)" --target bench_redisclient bench_library bench_freshness \
+        >/dev/null
 
     # Always a private server: a shared one would measure someone else's load too.
     unset REDIS_URL
@@ -97,5 +100,7 @@ else
     echo
     run bench_library ${common_args[@]+"${common_args[@]}"} \
         ${library_args[@]+"${library_args[@]}"} || status=1
+    echo
+    run bench_freshness || status=1
 fi
 exit "$status"
