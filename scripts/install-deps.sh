@@ -29,6 +29,12 @@ packages=(
     qmake6
     make
     dpkg-dev
+    qt6-httpserver-dev
+    # Debian 12's Qt6HttpServer CMake package needs Qt6WebSockets but the package does not
+    # depend on it.
+    qt6-websockets-dev
+    curl
+    wrk
 )
 
 missing=()
