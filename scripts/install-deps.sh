@@ -30,6 +30,12 @@ packages=(
     make
     dpkg-dev
     faketime
+    qt6-httpserver-dev
+    # Debian 12's Qt6HttpServer CMake package needs Qt6WebSockets but the package does not
+    # depend on it.
+    qt6-websockets-dev
+    curl
+    wrk
 )
 
 missing=()
