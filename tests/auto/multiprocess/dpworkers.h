@@ -10,6 +10,7 @@
 #include <QtCore/QProcess>
 #include <QtCore/QStringList>
 #include <QtCore/QUrl>
+#include <QtTest/QTest>
 
 #include <algorithm>
 #include <csignal>
@@ -101,6 +102,24 @@ public:
     {
         for (int i = 0; i < count(); ++i)
             go(i);
+    }
+
+    /*! Waits for every process's READY, releases them all, and waits until each printed
+        \a word (RESULT, FINAL); false on a timeout. */
+    bool runAll(const QByteArray &word, int timeoutMs = 20000)
+    {
+        if (!QTest::qWaitFor([this] { return allPrinted("READY"); }, timeoutMs))
+            return false;
+        goAll();
+        return QTest::qWaitFor([this, &word] { return allPrinted(word); }, timeoutMs);
+    }
+    /*! \a field summed over every process's FINAL line. */
+    qint64 finalSum(QLatin1String field)
+    {
+        qint64 sum = 0;
+        for (int i = 0; i < count(); ++i)
+            sum += final(i).value(field).toInteger();
+        return sum;
     }
 
     /*! The RESULT line of process \a i, or an empty object before it printed one. */

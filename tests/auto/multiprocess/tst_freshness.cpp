@@ -78,10 +78,8 @@ private Q_SLOTS:
                 QStringLiteral("60000"), QStringLiteral("--stale-for-ms"), QStringLiteral("60000"),
                 QStringLiteral("--soft-timeout-ms"), QStringLiteral("50"),
                 QStringLiteral("--linger-ms"), QStringLiteral("3000") }));
-        QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("READY"), 20000);
-        workers.goAll();
         // Every caller has the stale value (the fresh one takes a second to come).
-        QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("RESULT"), 10000);
+        QVERIFY(workers.runAll("RESULT"));
         const Totals t = totals(workers);
         QCOMPARE(t.errors, QStringList());
         QCOMPARE(t.values, QStringList(200, QStringLiteral("old")));
@@ -89,10 +87,7 @@ private Q_SLOTS:
         // The refresh goes on after the callers left, once, and replaces the entry.
         QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("FINAL"), 10000);
         QVERIFY(m_server.cli({ QStringLiteral("GET"), dataKeyOf(prefix) }).contains("value-of-x"));
-        int executions = 0;
-        for (int i = 0; i < workers.count(); ++i)
-            executions += workers.final(i).value(QLatin1String("executions")).toInt();
-        QCOMPARE(executions, 1);
+        QCOMPARE(workers.finalSum(QLatin1String("executions")), 1);
         QVERIFY(m_server.cli({ QStringLiteral("PTTL"), dataKeyOf(prefix) }).toLongLong() > 60000);
     }
 
@@ -106,9 +101,7 @@ private Q_SLOTS:
                 QStringLiteral("--work-ms"), QStringLiteral("200"), QStringLiteral("--fail"),
                 QStringLiteral("the source is down"), QStringLiteral("--stale-for-ms"),
                 QStringLiteral("60000"), QStringLiteral("--ttl-ms"), QStringLiteral("60000") }));
-        QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("READY"), 20000);
-        workers.goAll();
-        QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("RESULT"), 10000);
+        QVERIFY(workers.runAll("RESULT"));
         const Totals t = totals(workers);
         QCOMPARE(t.errors, QStringList());
         QCOMPARE(t.values, QStringList(15, QStringLiteral("old")));
@@ -122,9 +115,7 @@ private Q_SLOTS:
             QStringLiteral("the source is down"), QStringLiteral("--stale-for-ms"),
             QStringLiteral("60000"), QStringLiteral("--ttl-ms"), QStringLiteral("60000"),
             QStringLiteral("--no-fail-safe") }));
-        QTRY_VERIFY_WITH_TIMEOUT(strict.allPrinted("READY"), 20000);
-        strict.goAll();
-        QTRY_VERIFY_WITH_TIMEOUT(strict.allPrinted("RESULT"), 10000);
+        QVERIFY(strict.runAll("RESULT"));
         QCOMPARE(totals(strict).errors, QStringList(2, QStringLiteral("the source is down")));
     }
 
@@ -140,23 +131,15 @@ private Q_SLOTS:
                 QStringLiteral("--work-ms"), QStringLiteral("300"), QStringLiteral("--ttl-ms"),
                 QStringLiteral("10000"), QStringLiteral("--eager"), QStringLiteral("0.5"),
                 QStringLiteral("--linger-ms"), QStringLiteral("2000") }));
-        QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("READY"), 20000);
-        workers.goAll();
-        QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("RESULT"), 10000);
+        QVERIFY(workers.runAll("RESULT"));
         const Totals t = totals(workers);
         QCOMPARE(t.errors, QStringList());
         QCOMPARE(t.values, QStringList(30, QStringLiteral("old")));
         QCOMPARE(t.stale, 0);
         QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("FINAL"), 10000);
         QVERIFY(m_server.cli({ QStringLiteral("GET"), dataKeyOf(prefix) }).contains("value-of-x"));
-        int executions = 0;
-        qint64 eager = 0;
-        for (int i = 0; i < workers.count(); ++i) {
-            executions += workers.final(i).value(QLatin1String("executions")).toInt();
-            eager += workers.final(i).value(QLatin1String("eagerRefreshes")).toInteger();
-        }
-        QCOMPARE(executions, 1);
-        QCOMPARE(eager, 1);
+        QCOMPARE(workers.finalSum(QLatin1String("executions")), 1);
+        QCOMPARE(workers.finalSum(QLatin1String("eagerRefreshes")), 1);
     }
 
     void clocksDoNotMatter()
@@ -181,9 +164,7 @@ private Q_SLOTS:
                 QStringLiteral("FAKETIME_DONT_FAKE_MONOTONIC=1"), faketime, QStringLiteral("-f") };
             workers.start(options, shifted + QStringList { QStringLiteral("+1h") });
             workers.start(options, shifted + QStringList { QStringLiteral("-1h") });
-            QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("READY"), 20000);
-            workers.goAll();
-            QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("RESULT"), 10000);
+            QVERIFY(workers.runAll("RESULT"));
             const Totals t = totals(workers);
             QCOMPARE(t.errors, QStringList());
             QCOMPARE(t.values, QStringList(6, value));

@@ -48,12 +48,7 @@ QJsonObject runOne(const RedisServer &server, const QString &prefix, const QStri
 {
     Workers worker(server.url(), prefix);
     worker.start(options);
-    if (!QTest::qWaitFor([&] { return worker.allPrinted("READY"); }, 20000))
-        return {};
-    worker.goAll();
-    if (!QTest::qWaitFor([&] { return worker.allPrinted("RESULT"); }, 20000))
-        return {};
-    return worker.result(0);
+    return worker.runAll("RESULT") ? worker.result(0) : QJsonObject();
 }
 } // namespace
 
@@ -72,9 +67,7 @@ private Q_SLOTS:
             workers.start({ QStringLiteral("--calls"), QStringLiteral("2"),
                 QStringLiteral("--work-ms"), QStringLiteral("300"), QStringLiteral("--mode"),
                 QStringLiteral("refresh"), QStringLiteral("--value-tag"), QStringLiteral("new") });
-        QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("READY"), 20000);
-        workers.goAll();
-        QTRY_VERIFY_WITH_TIMEOUT(workers.allPrinted("RESULT"), 10000);
+        QVERIFY(workers.runAll("RESULT"));
         for (int i = 0; i < 3; ++i)
             QCOMPARE(valuesOf(workers.result(i)), QStringList(2, QStringLiteral("value-of-x-new")));
         QCOMPARE(executionsOf(workers), 1);
