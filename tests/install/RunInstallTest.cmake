@@ -1,6 +1,6 @@
 # cmake -DBUILD_DIR=... -DCONSUMER_SOURCE_DIR=... -DWORK_DIR=... -DWITH_REDIS=... \
 #       [-DCONFIG=...] [-DGENERATOR=...] [-DMAKE_PROGRAM=...] [-DWITH_QML=ON -DQML_INSTALL_DIR=...] \
-#       [-DSANITIZERS=ON] [-DFROM=deb -DCPACK=... -DINSTALL_PREFIX=...] [-DCONSUMER=qmake -DQMAKE=...] \
+#       [-DSANITIZERS=ON] [-DWITH_TOOLS=ON] [-DFROM=deb -DCPACK=... -DINSTALL_PREFIX=...] [-DCONSUMER=qmake -DQMAKE=...] \
 #       -P RunInstallTest.cmake
 #
 # 1. cmake --install BUILD_DIR --prefix WORK_DIR/prefix; or, with FROM=deb, cpack -G DEB in
@@ -94,6 +94,10 @@ if(FROM STREQUAL "deb")
         "/DistributedPromiseConfig\\.cmake\n" "/DistributedPromiseTargets\\.cmake\n"
         "/pkgconfig/DistributedPromise\\.pc\n" "/libDistributedPromise\\.so -> "
         NOT "/libDistributedPromise\\.so\\.[0-9.]+\n" "/qmldir\n")
+    if(WITH_TOOLS)
+        expect_files("the runtime package" "${runtime_files}" "/bin/distributed-promise\n")
+        expect_files("the -dev package" "${dev_files}" NOT "/bin/")
+    endif()
     if(WITH_QML)
         expect_files("the runtime package" "${runtime_files}" "/DistributedPromise/qmldir\n"
             "DistributedPromiseQmlPlugin[^/]*\\.so\n" "/libDistributedPromiseQml\\.so\\.[0-9]+ ")
@@ -115,6 +119,9 @@ endif()
 file(GLOB_RECURSE package_config "${prefix}/*/DistributedPromiseConfig.cmake")
 if(NOT package_config)
     message(FATAL_ERROR "install test: no DistributedPromiseConfig.cmake under ${prefix}")
+endif()
+if(WITH_TOOLS AND NOT EXISTS "${prefix}/bin/distributed-promise")
+    message(FATAL_ERROR "install test: bin/distributed-promise (the inspection tool) was not installed")
 endif()
 foreach(header DistributedPromise distributedpromise_export.h)
     if(NOT EXISTS "${prefix}/include/DistributedPromise/${header}")
