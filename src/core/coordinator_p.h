@@ -125,6 +125,7 @@ private:
         std::unique_ptr<QTimer> deadlineTimer; ///< the earliest caller deadline
         std::unique_ptr<QTimer> takeoverTimer; ///< Waiting: look again when the lease runs out
         std::unique_ptr<QTimer> workLimitTimer; ///< Working: maxWorkTime
+        QDeadlineTimer workUntil; ///< Working: maxWorkTime runs out (m_workLimitTimer)
         std::unique_ptr<QTimer> finishRetryTimer; ///< Finishing: send the finish again
         std::unique_ptr<QTimer> softTimer; ///< a stale fallback goes to the callers (softTimeout)
         /*! Goes on without callers: a refresh whose callers were answered from the entry. */
@@ -239,6 +240,10 @@ private:
     void wait(Flight *flight, qint64 lockTtl);
     void startWork(Flight *flight);
     void runWork(quint64 id);
+    /*! Runs the works startWork() queued, from one posted event. */
+    void runQueuedWork();
+    /*! Ends the works past maxWorkTime; arms m_workLimitTimer for the next limit. */
+    void checkWorkLimits();
     void workLimitReached(Flight *flight);
     void workDone(quint64 id, DistributedPromiseDetail::Outcome outcome);
     void sendFinish(Flight *flight);
@@ -299,6 +304,8 @@ private:
     std::vector<std::pair<DistributedPromiseProtocol::Keys, QByteArray>> m_unanswered;
     Stats m_stats;
     QTimer m_sweepTimer;
+    std::vector<quint64> m_queuedWork; // flights whose work runs from the next posted event
+    std::unique_ptr<QTimer> m_workLimitTimer; // due at the earliest maxWorkTime of a work
     std::unordered_map<QString, std::unique_ptr<WrapState>> m_wraps;
     QHash<QByteArray, WrapState *> m_wrapByChannel;
     /*! Identities whose refresh failed while a stale value was served (failSafe): not tried

@@ -364,12 +364,62 @@ void Coordinator::startWork(Flight *flight)
         flight->holding = true;
         m_keeper->hold(flight->id, flight->keys.lock, flight->token, flight->acquireSentAt);
     }
-    if (m_config.maxWorkTime.count() > 0)
-        timerOf(flight, &Flight::workLimitTimer, &Coordinator::workLimitReached)
-            ->start(m_config.maxWorkTime);
-    // Run the work from the event loop, not from inside a Redis callback.
-    QMetaObject::invokeMethod(
-        this, [this, id = flight->id] { runWork(id); }, Qt::QueuedConnection);
+    if (m_config.maxWorkTime.count() > 0) {
+        flight->workUntil = QDeadlineTimer(m_config.maxWorkTime, Qt::PreciseTimer);
+        // One timer for every working flight, due at the earliest limit: every work gets the
+        // same maxWorkTime, so one started later never runs out sooner.
+        if (!m_workLimitTimer) {
+            m_workLimitTimer = std::make_unique<QTimer>();
+            m_workLimitTimer->setSingleShot(true);
+            m_workLimitTimer->setTimerType(Qt::PreciseTimer);
+            connect(m_workLimitTimer.get(), &QTimer::timeout, this, &Coordinator::checkWorkLimits);
+        }
+        if (!m_workLimitTimer->isActive())
+            m_workLimitTimer->start(m_config.maxWorkTime);
+    }
+    // Run the work from the event loop, not from inside a Redis callback; the works started in
+    // one turn of the event loop share one posted event.
+    m_queuedWork.push_back(flight->id);
+    if (m_queuedWork.size() == 1)
+        QMetaObject::invokeMethod(this, &Coordinator::runQueuedWork, Qt::QueuedConnection);
+}
+
+void Coordinator::runQueuedWork()
+{
+    const std::vector<quint64> ids = std::exchange(m_queuedWork, {});
+    QPointer<Coordinator> self(this);
+    for (const quint64 id : ids) {
+        if (!self)
+            return; // a work's caller destroyed this coordinator
+        runWork(id);
+    }
+}
+
+void Coordinator::checkWorkLimits()
+{
+    QList<quint64> expired;
+    qint64 nextNs = -1;
+    for (const Flight *flight : std::as_const(m_byId)) {
+        if (flight->phase != Phase::Working)
+            continue;
+        if (flight->workUntil.hasExpired()) {
+            expired.append(flight->id);
+            continue;
+        }
+        const qint64 left = flight->workUntil.remainingTimeNSecs();
+        nextNs = nextNs < 0 ? left : std::min(nextNs, left);
+    }
+    // Armed first: a work that ends below may destroy this coordinator.
+    if (nextNs >= 0)
+        m_workLimitTimer->start(std::chrono::milliseconds((nextNs + 999'999) / 1'000'000));
+    QPointer<Coordinator> self(this);
+    for (const quint64 id : std::as_const(expired)) {
+        if (!self)
+            return;
+        Flight *flight = find(id);
+        if (flight && flight->phase == Phase::Working)
+            workLimitReached(flight);
+    }
 }
 
 void Coordinator::runWork(quint64 id)
@@ -415,8 +465,6 @@ void Coordinator::workDone(quint64 id, Outcome outcome)
     Flight *flight = find(id);
     if (!flight || flight->phase != Phase::Working)
         return; // ended meanwhile (maxWorkTime, shut down): a late result is dropped
-    if (flight->workLimitTimer)
-        flight->workLimitTimer->stop();
     // How long the entry lives: the work's own say (DistributedPromiseContext), else the wrap's
     // or the config's ttl plus jitter; then staleFor more, when it may be served stale.
     const Registration &registration = *flight->registration;

@@ -9,6 +9,16 @@
 
 namespace DistributedPromiseRedis {
 
+namespace {
+// EVALSHA's key count; the usual few without an allocation each.
+QByteArray keyCount(qsizetype count)
+{
+    static const QByteArray small[] = { QByteArrayLiteral("0"), QByteArrayLiteral("1"),
+        QByteArrayLiteral("2"), QByteArrayLiteral("3"), QByteArrayLiteral("4") };
+    return count < qsizetype(std::size(small)) ? small[count] : QByteArray::number(count);
+}
+} // namespace
+
 Script::Script(const QByteArray &text)
     : source(text)
     , sha1(QCryptographicHash::hash(text, QCryptographicHash::Sha1).toHex())
@@ -45,7 +55,7 @@ void Client::eval(const Script &script, const QList<QByteArray> &keys,
 {
     QList<QByteArray> argv;
     argv.reserve(3 + keys.size() + args.size());
-    argv << QByteArrayLiteral("EVALSHA") << script.sha1 << QByteArray::number(keys.size());
+    argv << QByteArrayLiteral("EVALSHA") << script.sha1 << keyCount(keys.size());
     argv << keys << args;
     command(argv,
         [this, argv, source = script.source, callback = std::move(callback)](

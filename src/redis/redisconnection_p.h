@@ -12,6 +12,8 @@
 #include <QtCore/QTimer>
 
 #include <chrono>
+#include <memory>
+#include <vector>
 
 struct redisAsyncContext;
 class QSocketNotifier;
@@ -176,11 +178,14 @@ private:
     void scheduleReconnect();
 
     // Commands in flight (redisconnectioncommands.cpp).
-    Pending *newPending(Callback callback) const;
+    /*! A Pending for \a callback: a spare one when there is one (recycle()). */
+    Pending *newPending(Callback callback);
+    /*! Keeps \a pending, answered and with its callback taken, for a later command. */
+    void recycle(std::unique_ptr<Pending> pending);
     bool send(const QList<QByteArray> &args, Pending *pending);
     void readReplies(const bool &deleted);
     void complete(const Reply &reply);
-    void handleReply(Pending *pending, const Reply &reply);
+    void handleReply(std::unique_ptr<Pending> pending, const Reply &reply);
     /*! \a pending got \a reply, a transient error: true when it is queued to be sent again. */
     bool retryLater(Pending *pending, const Reply &reply);
     void onRetryTimer();
@@ -227,6 +232,7 @@ private:
     // Commands that failed before reaching the server, called back from the event loop.
     QList<std::pair<Callback, Reply>> m_failures;
     QByteArray m_resp; // the command being sent, reused
+    std::vector<std::unique_ptr<Pending>> m_sparePending; // answered, for the next commands
 };
 
 } // namespace DistributedPromiseRedis

@@ -16,11 +16,32 @@
 
 namespace DistributedPromiseRedis {
 
-Pending *Connection::newPending(Callback callback) const
+namespace {
+// The command buffer is reused; one grown past this by a large command is let go afterwards.
+constexpr qsizetype maxKeptCommandBytes = 64 * 1024;
+// Answered commands' Pending kept for reuse, at most (about the commands usually in flight).
+constexpr size_t maxSparePending = 256;
+} // namespace
+
+Pending *Connection::newPending(Callback callback)
 {
-    auto *pending = new Pending;
+    Pending *pending = nullptr;
+    if (m_sparePending.empty()) {
+        pending = new Pending;
+    } else {
+        pending = m_sparePending.back().release();
+        m_sparePending.pop_back();
+    }
     pending->callback = std::move(callback);
     return pending;
+}
+
+void Connection::recycle(std::unique_ptr<Pending> pending)
+{
+    if (m_sparePending.size() >= maxSparePending)
+        return;
+    *pending = Pending();
+    m_sparePending.push_back(std::move(pending));
 }
 
 void Connection::command(const QList<QByteArray> &args, Callback callback)
@@ -61,19 +82,26 @@ QString Connection::notConnected() const
 
 bool Connection::send(const QList<QByteArray> &args, Pending *pending)
 {
-    if (m_options.commandTimeout.count() > 0)
+    // One clock read: the first send's deadline is also when transient errors stop being retried.
+    if (m_options.commandTimeout.count() > 0) {
         pending->deadline = QDeadlineTimer(m_options.commandTimeout);
-    if (pending->attempts++ == 0)
-        pending->giveUpAt = m_options.commandTimeout.count() > 0
-            ? QDeadlineTimer(m_options.commandTimeout)
-            : QDeadlineTimer(QDeadlineTimer::Forever);
+        if (pending->attempts == 0)
+            pending->giveUpAt = pending->deadline;
+    } else if (pending->attempts == 0) {
+        pending->giveUpAt = QDeadlineTimer(QDeadlineTimer::Forever);
+    }
+    ++pending->attempts;
     if (pending->retry)
         pending->args = args;
     // Answered in order by readReplies(), which takes the oldest pending command.
     m_pending.append(pending);
     writeCommand(m_resp, args);
-    if (redisAppendFormattedCommand(&m_ctx->c, m_resp.constData(), size_t(m_resp.size()))
-        != REDIS_OK) {
+    const int appended
+        = redisAppendFormattedCommand(&m_ctx->c, m_resp.constData(), size_t(m_resp.size()));
+    // hiredis has copied the command: a buffer grown by a large one is not kept.
+    if (m_resp.capacity() > maxKeptCommandBytes)
+        m_resp = QByteArray();
+    if (appended != REDIS_OK) {
         m_pending.remove(pending);
         failLater(pending,
             QStringLiteral("Redis at %1 refused the command: %2")
@@ -144,18 +172,18 @@ void Connection::readReplies(const bool &deleted)
 
 void Connection::complete(const Reply &reply)
 {
-    const std::unique_ptr<Pending> pending(m_pending.head());
-    handleReply(pending.get(), reply);
+    handleReply(std::unique_ptr<Pending>(m_pending.head()), reply);
 }
 
-void Connection::handleReply(Pending *pending, const Reply &reply)
+void Connection::handleReply(std::unique_ptr<Pending> pending, const Reply &reply)
 {
     if (!reply.isFailure())
         m_answered = true;
-    m_pending.remove(pending);
-    if (retryLater(pending, reply))
+    m_pending.remove(pending.get());
+    if (retryLater(pending.get(), reply))
         return;
     Callback callback = std::move(pending->callback);
+    recycle(std::move(pending));
     if (callback)
         callback(reply); // may destroy this connection: touch nothing after it
 }

@@ -17,6 +17,13 @@
 //             (so both see the same machine): p50 / p99 against a raw GET round trip.
 //   miss      calls on fresh identities (the work returns at once, long ttl), 100 in flight.
 //             Raw: the same three round trips (GET, lock script, finish script) by hand.
+//   styles    the consumer styles on --style-identities distinct identities, 100 in flight, each
+//             refilled from its continuation: every call a miss, then the same identities again
+//             as hits; with then(), then(context) (as Qt code writes it) and then(context) whose
+//             continuation is posted to the event loop. Raw: the same Redis work by hand (a miss
+//             is GET, lock script, finish script; a hit one GET) with the same continuations.
+//             Ceiling: the same loop over futures finished at once, no Redis and no library.
+//             Printed as its own table: library/raw and library/ceiling for each style.
 //   commands  Redis commands for --same-calls calls of one identity made at once in one process,
 //             cold (fresh prefix, fresh wrapper), from INFO commandstats (commands run inside
 //             scripts included, as Redis counts them) and from MONITOR (sent by clients).
@@ -33,7 +40,9 @@
 // warm-up pass; latencies are percentiles over the samples of all runs. Timing uses
 // std::chrono::steady_clock. The exit code is 0 unless something failed (targets missed are
 // reported, not failures). --profile-hits N [--profile-side raw] only makes N cache-hit calls,
-// for running under perf or callgrind.
+// for running under perf or callgrind; --profile-misses N [--profile-hits M] makes N misses on
+// distinct identities, then M hits of those; --profile-style plain|context|queued picks the
+// continuation.
 
 #include "rawhiredis.h"
 
@@ -81,6 +90,12 @@ using Clock = std::chrono::steady_clock;
 constexpr double targetHitRatio = 0.60; // of raw at 100 in flight
 constexpr double nodeOriginalCallsPerSecond = 100000;
 constexpr double targetHitCallsPerSecond = 2.5 * nodeOriginalCallsPerSecond;
+// The consumer styles (issue 16): the Node original driven the same way did 77-105k hits/s and
+// 25-31k misses/s on this machine; it is not run here, so the upper ends stand in for it.
+constexpr double nodeStyleHitCallsPerSecond = 105000;
+constexpr double nodeStyleMissCallsPerSecond = 31000;
+constexpr double targetStyleHitOverNode = 2.0;
+constexpr double targetStyleMissOverNode = 1.5;
 constexpr double targetLatencyOverRawUs = 25;
 constexpr double targetStampedeP50Ms = 205;
 constexpr double targetStampedeP99Ms = 215;
@@ -383,12 +398,38 @@ struct Load
     double perSecond() const { return nanoseconds ? double(calls) * 1e9 / double(nanoseconds) : 0; }
 };
 
+/*! How a consumer attaches its continuation to the future a call returns. */
+enum class Continuation {
+    Plain, ///< then(lambda): runs where the future is finished (inside the reply callback)
+    /*! then(context, lambda), as Qt code writes it. Qt invokes the lambda on the context with
+        Qt::AutoConnection: at once when the future is finished on the context's thread. */
+    Context,
+    /*! then(context, lambda) whose lambda comes back through the event loop (a queued call),
+        as a continuation does when the future is finished on another thread. */
+    Queued,
+};
+
+QString styleName(Continuation style)
+{
+    switch (style) {
+    case Continuation::Plain:
+        return QStringLiteral("then()");
+    case Continuation::Context:
+        return QStringLiteral("then(context)");
+    case Continuation::Queued:
+        return QStringLiteral("then(context)+queued");
+    }
+    return QString();
+}
+
 /*!
     \a issue(i) starts call i and returns its future; \a check(i, value) says whether the value
-    is right.
+    is right. \a style says how the continuation that checks the value and refills is attached;
+    with Continuation::Context its context object is the loop the load runs in.
 */
 template<typename T, typename Issue, typename Check>
-Load drive(qint64 total, int depth, Issue issue, Check check)
+Load drive(
+    qint64 total, int depth, Issue issue, Check check, Continuation style = Continuation::Plain)
 {
     Load load;
     load.calls = total;
@@ -405,7 +446,7 @@ Load drive(qint64 total, int depth, Issue issue, Check check)
             --owed;
             const qint64 i = issued++;
             QFuture<T> future = issue(i);
-            future.then([&, i](QFuture<T> finished) {
+            const auto answered = [&, i](QFuture<T> finished) {
                 try {
                     if (!check(i, finished.result()))
                         ++load.errors;
@@ -418,7 +459,17 @@ Load drive(qint64 total, int depth, Issue issue, Check check)
                     ++owed;
                     pump();
                 }
-            });
+            };
+            if (style == Continuation::Plain) {
+                future.then(answered);
+            } else if (style == Continuation::Context) {
+                future.then(&loop, answered);
+            } else {
+                future.then(&loop, [&loop, answered](QFuture<T> finished) {
+                    QMetaObject::invokeMethod(
+                        &loop, [answered, finished] { answered(finished); }, Qt::QueuedConnection);
+                });
+            }
         }
         issuing = false;
     };
@@ -573,13 +624,28 @@ public:
         , m_finishSha(std::move(finishSha))
     { }
 
+    /*! What the finish script caches for a call whose work returned \a value. */
+    static QByteArray envelope(const QByteArray &value)
+    {
+        return "{\"v\":1,\"ok\":true,\"value\":" + value + '}';
+    }
+
+    /*! A hit by hand on the identity call(run, i) cached: one GET of its data key. */
+    QFuture<QByteArray> hit(qint64 run, qint64 i)
+    {
+        QPromise<QByteArray> promise;
+        QFuture<QByteArray> future = promise.future();
+        promise.start();
+        m_raw.get(m_prefix + ':' + tag(run, i), std::move(promise));
+        return future;
+    }
+
     QFuture<QByteArray> call(qint64 run, qint64 i)
     {
         auto promise = std::make_shared<QPromise<QByteArray>>();
         promise->start();
         QFuture<QByteArray> future = promise->future();
-        const QByteArray tagged
-            = "{miss:[" + QByteArray::number(run) + ',' + QByteArray::number(i) + "]}";
+        const QByteArray tagged = tag(run, i);
         const QByteArray data = m_prefix + ':' + tagged;
         const QByteArray lock = m_prefix + ":lock:" + tagged;
         const QByteArray channel = m_prefix + ":notif:" + tagged;
@@ -601,9 +667,8 @@ public:
                             || acquired->elements < 1 || acquired->element[0]->integer != 2)
                             return fail();
                         // The work "runs" here and returns at once.
-                        const QByteArray envelope = "{\"v\":1,\"ok\":true,\"value\":" + value + '}';
                         m_raw.command({ QByteArrayLiteral("EVALSHA"), m_finishSha, "2", data, lock,
-                                          token, envelope, "3600000", channel },
+                                          token, envelope(value), "3600000", channel },
                             [promise, value, fail](const redisReply *finished) {
                                 if (!finished || finished->type != REDIS_REPLY_INTEGER
                                     || finished->integer != 1)
@@ -617,6 +682,11 @@ public:
     }
 
 private:
+    static QByteArray tag(qint64 run, qint64 i)
+    {
+        return "{miss:[" + QByteArray::number(run) + ',' + QByteArray::number(i) + "]}";
+    }
+
     RawHiredis &m_raw;
     const QByteArray m_prefix;
     const QByteArray m_acquireSha;
@@ -912,8 +982,8 @@ int main(int argc, char **argv)
     const auto runsOption
         = option("runs", "Runs of each throughput load; the median is shown.", "n", "3");
     const auto sectionsOption = option("sections",
-        "Comma-separated subset of hits,latency,miss,commands,stampede,memory.", "list",
-        "hits,latency,miss,commands,stampede,memory");
+        "Comma-separated subset of hits,latency,miss,styles,commands,stampede,memory.", "list",
+        "hits,latency,miss,styles,commands,stampede,memory");
     const auto identitiesOption
         = option("identities", "Cached identities hit(i) called round-robin.", "n", "2000");
     const auto hitCallsOption = option(
@@ -921,6 +991,8 @@ int main(int argc, char **argv)
     const auto sequentialOption = option("sequential-calls",
         "Calls per run with 1 in flight, and timed calls per run for the latency.", "n", "5000");
     const auto missCallsOption = option("miss-calls", "Miss calls per run.", "n", "20000");
+    const auto styleIdentitiesOption = option("style-identities",
+        "Distinct identities per run of the consumer styles (misses, then hits).", "n", "50000");
     const auto sameCallsOption = option(
         "same-calls", "Same-identity calls whose Redis commands are counted.", "n", "10000");
     const auto stampedeProcessesOption
@@ -943,6 +1015,14 @@ int main(int argc, char **argv)
         "Only cache, then make this many library cache-hit calls with 100 in flight (to run "
         "under a profiler).",
         "n");
+    const auto profileMissesOption = option("profile-misses",
+        "Only make this many miss calls on distinct identities with 100 in flight, then "
+        "--profile-hits hits of the same identities (to run under a profiler).",
+        "n");
+    const auto profileStyleOption = option("profile-style",
+        "With --profile-hits or --profile-misses: plain (then()), context (then(context)) or "
+        "queued (then(context) that posts to the event loop).",
+        "style", "plain");
     const auto prefixOption = hidden("prefix", "prefix");
     parser.process(app);
 
@@ -961,6 +1041,7 @@ int main(int argc, char **argv)
     const qint64 hitCalls = std::max(1LL, parser.value(hitCallsOption).toLongLong());
     const qint64 sequentialCalls = std::max(1LL, parser.value(sequentialOption).toLongLong());
     const qint64 missCalls = std::max(1LL, parser.value(missCallsOption).toLongLong());
+    const qint64 styleIdentities = std::max(1LL, parser.value(styleIdentitiesOption).toLongLong());
     const int sameCalls = intValue(sameCallsOption);
     const int stampedeProcesses = intValue(stampedeProcessesOption);
     const int stampedeCalls = intValue(stampedeCallsOption);
@@ -1018,7 +1099,10 @@ int main(int argc, char **argv)
     std::vector<QString> expected(static_cast<size_t>(identities));
     std::vector<QByteArray> rawKeys(static_cast<size_t>(identities));
     std::vector<QByteArray> rawValues(static_cast<size_t>(identities));
-    if (parser.isSet(profileOption) || wants("hits") || wants("latency") || wants("memory")) {
+    // A profiling run does only what it profiles: hits of the cached identities, or misses.
+    const bool profileMisses = parser.isSet(profileMissesOption);
+    const bool profiling = profileMisses || parser.isSet(profileOption);
+    if (profiling ? !profileMisses : (wants("hits") || wants("latency") || wants("memory"))) {
         progress(QStringLiteral("caching %1 identities").arg(identities));
         for (int i = 0; i < identities; ++i)
             expected[size_t(i)] = hitValue(i);
@@ -1046,13 +1130,59 @@ int main(int argc, char **argv)
     const auto libraryHitCheck
         = [&](qint64 i, const QString &value) { return value == expected[size_t(i % identities)]; };
 
+    const bool profileRaw = parser.value(profileSideOption) == QLatin1String("raw");
+    const QString profileStyleName = parser.value(profileStyleOption);
+    const Continuation profileStyle = profileStyleName == QLatin1String("context")
+        ? Continuation::Context
+        : profileStyleName == QLatin1String("queued") ? Continuation::Queued
+                                                      : Continuation::Plain;
+    if (profileMisses) {
+        // Misses on distinct identities, then (--profile-hits) hits of the same identities: the
+        // hits' own cost is this run's minus a run with misses only.
+        const qint64 total = std::max(1LL, parser.value(profileMissesOption).toLongLong());
+        const qint64 hits = std::max(0LL, parser.value(profileOption).toLongLong());
+        const QByteArray acquireSha = control.string(
+            { QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), rawAcquireScript });
+        const QByteArray finishSha = control.string(
+            { QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), rawFinishScript });
+        RawMiss rawMiss(raw, (runTag + QStringLiteral("-rawmiss")).toUtf8(), acquireSha, finishSha);
+        const auto rawCheck
+            = [](qint64 i, const QByteArray &value) { return value == QByteArray::number(i); };
+        const auto rawHitOfMiss = [&](qint64 i, const QByteArray &value) {
+            return value == RawMiss::envelope(QByteArray::number(i % total));
+        };
+        const auto libraryCheck
+            = [&](qint64 i, const QString &value) { return value == QString::number(i % total); };
+        const Load missLoad = profileRaw
+            ? drive<QByteArray>(
+                total, defaultDepth, [&](qint64 i) { return rawMiss.call(0, i); }, rawCheck,
+                profileStyle)
+            : drive<QString>(
+                total, defaultDepth, [&](qint64 i) { return miss(0, int(i)); }, libraryCheck,
+                profileStyle);
+        Load hitLoad;
+        if (hits > 0)
+            hitLoad = profileRaw
+                ? drive<QByteArray>(
+                    hits, defaultDepth, [&](qint64 i) { return rawMiss.hit(0, i % total); },
+                    rawHitOfMiss, profileStyle)
+                : drive<QString>(
+                    hits, defaultDepth, [&](qint64 i) { return miss(0, int(i % total)); },
+                    libraryCheck, profileStyle);
+        QTextStream(stdout) << (profileRaw ? "raw" : "library") << ' ' << styleName(profileStyle)
+                            << ", " << defaultDepth << " in flight: " << total << " misses "
+                            << qRound64(missLoad.perSecond()) << " calls/s, " << hits << " hits "
+                            << qRound64(hitLoad.perSecond()) << " calls/s, "
+                            << missLoad.errors + hitLoad.errors << " errors\n";
+        return missLoad.errors + hitLoad.errors ? 1 : 0;
+    }
     if (parser.isSet(profileOption)) {
         const qint64 total = std::max(1LL, parser.value(profileOption).toLongLong());
-        const bool rawSide = parser.value(profileSideOption) == QLatin1String("raw");
-        const Load load = rawSide
-            ? drive<QByteArray>(total, defaultDepth, rawHit, rawHitCheck)
-            : drive<QString>(total, defaultDepth, libraryHit, libraryHitCheck);
-        QTextStream(stdout) << (rawSide ? "raw" : "library") << " cache hits, " << defaultDepth
+        const Load load = profileRaw
+            ? drive<QByteArray>(total, defaultDepth, rawHit, rawHitCheck, profileStyle)
+            : drive<QString>(total, defaultDepth, libraryHit, libraryHitCheck, profileStyle);
+        QTextStream(stdout) << (profileRaw ? "raw" : "library") << " cache hits, "
+                            << styleName(profileStyle) << ", " << defaultDepth
                             << " in flight: " << qRound64(load.perSecond()) << " calls/s, "
                             << load.errors << " errors\n";
         return load.errors ? 1 : 0;
@@ -1216,6 +1346,187 @@ int main(int argc, char **argv)
                 { QStringLiteral("raw_calls_per_s"), qRound64(rawMedian.perSecond()) },
                 { QStringLiteral("library_calls_per_s"), qRound64(libraryMedian.perSecond()) },
                 { QStringLiteral("ratio"), std::round(ratio * 1000) / 1000 } });
+    }
+
+    // 4. The two consumer styles on distinct identities: every call a miss, then the same
+    // identities again as hits, each refilled from its continuation; against raw hiredis doing
+    // the same Redis work and against the ceiling, the same loop over futures finished at once.
+    QStringList styleLines;
+    if (wants("styles")) {
+        progress(QStringLiteral("consumer styles: %1 identities, misses then hits")
+                     .arg(styleIdentities));
+        const QByteArray acquireSha = control.string(
+            { QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), rawAcquireScript });
+        const QByteArray finishSha = control.string(
+            { QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), rawFinishScript });
+        RawMiss rawMiss(
+            raw, (runTag + QStringLiteral("-rawstyles")).toUtf8(), acquireSha, finishSha);
+        DistributedPromiseWrapper styleWrapper(
+            benchConfig(url, runTag + QStringLiteral("-styles")));
+        auto item = styleWrapper.wrap(
+            QStringLiteral("item"), [](int, int i) { return QString::number(i); });
+        waitConnected(styleWrapper);
+
+        const auto rawMissCheck
+            = [](qint64 i, const QByteArray &value) { return value == QByteArray::number(i); };
+        const auto rawHitOfMissCheck = [](qint64 i, const QByteArray &value) {
+            return value == RawMiss::envelope(QByteArray::number(i));
+        };
+        const auto libraryCheck
+            = [](qint64 i, const QString &value) { return value == QString::number(i); };
+        const auto ready = [](qint64 i) {
+            QPromise<QString> promise;
+            QFuture<QString> future = promise.future();
+            promise.start();
+            promise.addResult(QString::number(i));
+            promise.finish();
+            return future;
+        };
+        struct Side
+        {
+            QList<Load> rawMisses, libraryMisses, rawHits, libraryHits, ceiling;
+        };
+        const Continuation styles[]
+            = { Continuation::Plain, Continuation::Context, Continuation::Queued };
+        constexpr int styleCount = int(sizeof styles / sizeof styles[0]);
+        Side sides[styleCount];
+        int tag = 0; // each pass of misses gets identities of its own
+        quint64 wanted[2] = { 0, 0 }; // misses that ran the work, hits answered by GET
+        const DistributedPromiseStats before = styleWrapper.stats();
+        const auto pass = [&](Continuation style, qint64 total, Side *side) {
+            const int rawTag = ++tag;
+            const Load rawMisses = drive<QByteArray>(
+                total, defaultDepth, [&](qint64 i) { return rawMiss.call(rawTag, i); },
+                rawMissCheck, style);
+            const int libraryTag = ++tag;
+            const Load libraryMisses = drive<QString>(
+                total, defaultDepth, [&](qint64 i) { return item(libraryTag, int(i)); },
+                libraryCheck, style);
+            const Load rawHits = drive<QByteArray>(
+                total, defaultDepth, [&](qint64 i) { return rawMiss.hit(rawTag, i); },
+                rawHitOfMissCheck, style);
+            const Load libraryHits = drive<QString>(
+                total, defaultDepth, [&](qint64 i) { return item(libraryTag, int(i)); },
+                libraryCheck, style);
+            const Load ceiling = drive<QString>(total, defaultDepth, ready, libraryCheck, style);
+            wanted[0] += quint64(total);
+            wanted[1] += quint64(total);
+            if (side) {
+                side->rawMisses.append(rawMisses);
+                side->libraryMisses.append(libraryMisses);
+                side->rawHits.append(rawHits);
+                side->libraryHits.append(libraryHits);
+                side->ceiling.append(ceiling);
+            }
+        };
+        for (const Continuation style : styles) // warm-up
+            pass(style, styleIdentities / 5 + 1, nullptr);
+        for (int run = 0; run < runs; ++run) { // interleaved, so that drift hits all alike
+            for (int s = 0; s < styleCount; ++s)
+                pass(styles[s], styleIdentities, &sides[s]);
+        }
+        const DistributedPromiseStats after = styleWrapper.stats();
+        if (after.won - before.won != wanted[0] || after.hits - before.hits != wanted[1]) {
+            progress(QStringLiteral("warning: consumer styles: %1 of %2 misses ran the work, %3 "
+                                    "of %4 hits were answered by GET")
+                         .arg(after.won - before.won)
+                         .arg(wanted[0])
+                         .arg(after.hits - before.hits)
+                         .arg(wanted[1]));
+            ++errors;
+        }
+
+        QJsonArray styleArray;
+        const auto cell = [](const QString &text, int width) { return text.rightJustified(width); };
+        styleLines.append(QStringLiteral("consumer styles: %1 distinct identities, %2 in flight, "
+                                         "each refilled from its continuation; calls/s, median "
+                                         "of %3 runs")
+                              .arg(styleIdentities)
+                              .arg(defaultDepth)
+                              .arg(runs));
+        styleLines.append(
+            QStringLiteral("%1%2%3%4%5%6%7%8%9")
+                .arg(QStringLiteral("style / pass").leftJustified(28),
+                    cell(QStringLiteral("raw hiredis"), 12), cell(QStringLiteral("library"), 10),
+                    cell(QStringLiteral("ceiling"), 10), cell(QStringLiteral("lib/raw"), 9),
+                    cell(QStringLiteral("lib/ceiling"), 12), cell(QStringLiteral("lib/Node*"), 10),
+                    QStringLiteral("  target"), QString()));
+        for (int s = 0; s < styleCount; ++s) {
+            const Load ceiling = medianLoad(sides[s].ceiling);
+            errors += ceiling.errors;
+            QJsonObject styleJson { { QStringLiteral("style"), styleName(styles[s]) },
+                { QStringLiteral("ceiling_calls_per_s"), qRound64(ceiling.perSecond()) } };
+            for (const bool hits : { false, true }) {
+                const Load rawLoad = medianLoad(hits ? sides[s].rawHits : sides[s].rawMisses);
+                const Load libraryLoad
+                    = medianLoad(hits ? sides[s].libraryHits : sides[s].libraryMisses);
+                errors += rawLoad.errors + libraryLoad.errors;
+                const double overRaw = libraryLoad.perSecond() / rawLoad.perSecond();
+                const double overCeiling = libraryLoad.perSecond() / ceiling.perSecond();
+                const double node = hits ? nodeStyleHitCallsPerSecond : nodeStyleMissCallsPerSecond;
+                const double overNode = libraryLoad.perSecond() / node;
+                QString target = QStringLiteral("-");
+                if (styles[s] == Continuation::Context) {
+                    const double factor = hits ? targetStyleHitOverNode : targetStyleMissOverNode;
+                    target = QStringLiteral(">= %1x Node").arg(factor, 0, 'f', 1);
+                    const QString name = hits ? QStringLiteral("style_context_hits_over_node")
+                                              : QStringLiteral("style_context_misses_over_node");
+                    const QString measure
+                        = QStringLiteral("then(context) %1/s, %2 identities")
+                              .arg(hits ? QStringLiteral("hits") : QStringLiteral("misses"))
+                              .arg(styleIdentities);
+                    rows.append(
+                        { measure, number(rawLoad.perSecond()), number(libraryLoad.perSecond()),
+                            QStringLiteral("%1x Node*").arg(overNode, 0, 'f', 2),
+                            QStringLiteral(">= %1 (%2x Node*)")
+                                .arg(number(factor * node))
+                                .arg(factor, 0, 'f', 1),
+                            verdict(name, target, overNode >= factor) });
+                }
+                styleLines.append(
+                    QStringLiteral("%1%2%3%4%5%6%7  %8")
+                        .arg(QString(styleName(styles[s]) + QLatin1Char(' ')
+                                 + (hits ? QStringLiteral("hits") : QStringLiteral("misses")))
+                                 .leftJustified(28),
+                            cell(number(rawLoad.perSecond()), 12),
+                            cell(number(libraryLoad.perSecond()), 10),
+                            cell(number(ceiling.perSecond()), 10),
+                            cell(QStringLiteral("%1x").arg(overRaw, 0, 'f', 3), 9),
+                            cell(QStringLiteral("%1x").arg(overCeiling, 0, 'f', 3), 12),
+                            cell(QStringLiteral("%1x").arg(overNode, 0, 'f', 2), 10), target));
+                styleJson.insert(hits ? QStringLiteral("hits") : QStringLiteral("misses"),
+                    QJsonObject {
+                        { QStringLiteral("raw_calls_per_s"), qRound64(rawLoad.perSecond()) },
+                        { QStringLiteral("library_calls_per_s"),
+                            qRound64(libraryLoad.perSecond()) },
+                        { QStringLiteral("library_over_raw"), std::round(overRaw * 1000) / 1000 },
+                        { QStringLiteral("library_over_ceiling"),
+                            std::round(overCeiling * 1000) / 1000 },
+                        { QStringLiteral("library_over_node_reference"),
+                            std::round(overNode * 100) / 100 } });
+            }
+            styleArray.append(styleJson);
+        }
+        styleLines.append(QStringLiteral(
+            "ceiling = the same loop over QPromise<QString>s finished at once: no Redis, no "
+            "library.\n"
+            "raw hiredis = the same Redis work by hand: a miss is GET, lock script, finish "
+            "script; a hit is one GET.\n"
+            "Node* = the Node original's figures in issue 16 (upper ends, %1 misses/s, %2 hits/s "
+            "on this machine);\n"
+            "  it is not run here: it is not installed on this machine.\n"
+            "then(context) runs its continuation at once when the future is finished on the "
+            "context's thread (Qt 6.4:\n"
+            "  QMetaObject::invokeMethod with Qt::AutoConnection); then(context) + queued posts it "
+            "to the event loop from there.")
+                              .arg(number(nodeStyleMissCallsPerSecond),
+                                  number(nodeStyleHitCallsPerSecond)));
+        json.insert(QStringLiteral("consumer_styles"),
+            QJsonObject { { QStringLiteral("identities"), styleIdentities },
+                { QStringLiteral("in_flight"), defaultDepth },
+                { QStringLiteral("node_reference_misses_per_s"), nodeStyleMissCallsPerSecond },
+                { QStringLiteral("node_reference_hits_per_s"), nodeStyleHitCallsPerSecond },
+                { QStringLiteral("styles"), styleArray } });
     }
 
     CommandMeter meter(endpoint);
@@ -1534,6 +1845,8 @@ int main(int argc, char **argv)
         int met = 0;
         for (const Verdict &v : std::as_const(verdicts))
             met += v.met ? 1 : 0;
+        if (!styleLines.isEmpty())
+            out << '\n' << styleLines.join(QLatin1Char('\n')) << "\n\n";
         out << QStringLiteral("targets met: %1 of %2\n").arg(met).arg(verdicts.size());
         if (errors)
             out << "ERRORS: " << errors

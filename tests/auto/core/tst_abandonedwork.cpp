@@ -6,6 +6,7 @@
 
 #include "coretest.h"
 
+#include <QtCore/QElapsedTimer>
 #include <QtTest/QTest>
 
 #include <chrono>
@@ -22,6 +23,7 @@ private Q_SLOTS:
     void cancelledBeforeTheLockRunsNothing();
     void cancelledWhileTakingTheLockGivesItBack();
     void workPastMaxWorkTimeFailsEveryCaller();
+    void everyWorkGetsItsWholeMaxWorkTime();
     void callFromInsideItsOwnWorkFails();
     void cycleThroughAnotherWorkFails();
     void timeoutSaysWhatHappensToTheWork();
@@ -119,6 +121,43 @@ void tst_AbandonedWork::workPastMaxWorkTimeFailsEveryCaller()
     const QFuture<int> again = same();
     QTRY_VERIFY(again.isFinished());
     QCOMPARE(again.result(), 2);
+}
+
+void tst_AbandonedWork::everyWorkGetsItsWholeMaxWorkTime()
+{
+    // One timer serves every work of a process: a work started later still gets its whole
+    // maxWorkTime, an earlier one is not kept past its own, and one that ends in time changes
+    // neither.
+    constexpr auto limit = 800ms;
+    DistributedPromiseConfig config = configFor(m_server);
+    config.maxWorkTime = limit;
+    DistributedPromiseWrapper wrapper(config);
+    std::vector<std::shared_ptr<QPromise<int>>> open;
+    auto stuck = wrapper.wrap(key(), [&open](int) {
+        open.push_back(std::make_shared<QPromise<int>>());
+        open.back()->start();
+        return open.back()->future();
+    });
+    const QFuture<int> inTime = stuck(1);
+    const QFuture<int> first = stuck(2);
+    QTRY_COMPARE(open.size(), size_t(2));
+    QTest::qWait(500);
+    const QFuture<int> second = stuck(3);
+    QTRY_COMPARE(open.size(), size_t(3));
+    QElapsedTimer sinceSecond;
+    sinceSecond.start();
+    open.front()->addResult(1);
+    open.front()->finish();
+    QTRY_VERIFY(inTime.isFinished());
+    QCOMPARE(inTime.result(), 1);
+    QTRY_VERIFY_WITH_TIMEOUT(first.isFinished(), 5000);
+    QCOMPARE(codeOf(first), QStringLiteral("Timeout"));
+    QVERIFY(!second.isFinished());
+    QTRY_VERIFY_WITH_TIMEOUT(second.isFinished(), 5000);
+    QCOMPARE(codeOf(second), QStringLiteral("Timeout"));
+    // Started at most one QTRY poll before sinceSecond.
+    QVERIFY2(sinceSecond.elapsed() >= (limit - 100ms).count(),
+        qPrintable(QString::number(sinceSecond.elapsed())));
 }
 
 void tst_AbandonedWork::callFromInsideItsOwnWorkFails()
