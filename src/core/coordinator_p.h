@@ -124,7 +124,6 @@ private:
         std::chrono::milliseconds finishRetry { 0 };
         std::unique_ptr<QTimer> deadlineTimer; ///< the earliest caller deadline
         std::unique_ptr<QTimer> takeoverTimer; ///< Waiting: look again when the lease runs out
-        std::unique_ptr<QTimer> workLimitTimer; ///< Working: maxWorkTime
         QDeadlineTimer workUntil; ///< Working: maxWorkTime runs out (m_workLimitTimer)
         std::unique_ptr<QTimer> finishRetryTimer; ///< Finishing: send the finish again
         std::unique_ptr<QTimer> softTimer; ///< a stale fallback goes to the callers (softTimeout)

@@ -246,8 +246,8 @@ std::unique_ptr<Coordinator::Flight> Coordinator::take(Flight *flight)
         m_keeper->release(flight->id);
     }
     // Stopped, and kept for the flight's next use.
-    for (auto timer : { &Flight::deadlineTimer, &Flight::takeoverTimer, &Flight::workLimitTimer,
-             &Flight::finishRetryTimer, &Flight::softTimer }) {
+    for (auto timer : { &Flight::deadlineTimer, &Flight::takeoverTimer, &Flight::finishRetryTimer,
+             &Flight::softTimer }) {
         if (QTimer *t = (flight->*timer).get())
             t->stop();
     }
