@@ -60,6 +60,41 @@ struct DistributedPromiseStats
 };
 
 /*!
+    \struct DistributedPromiseCallEvent
+    \brief What happened to one call, for an application's own metrics (see
+    DistributedPromiseWrapper::callFinished()).
+    \since 0.3
+*/
+struct DISTRIBUTEDPROMISE_EXPORT DistributedPromiseCallEvent
+{
+    Q_GADGET
+    Q_PROPERTY(QString key MEMBER key)
+    Q_PROPERTY(Outcome outcome MEMBER outcome)
+    Q_PROPERTY(bool coalesced MEMBER coalesced)
+    Q_PROPERTY(qint64 waitedMs MEMBER waitedMs)
+    Q_PROPERTY(qint64 workMs MEMBER workMs)
+    Q_PROPERTY(int errorCode MEMBER errorCode)
+public:
+    enum Outcome {
+        Hit, ///< answered from the Redis cache
+        Won, ///< this process took the lock and ran the work
+        Waited, ///< another process ran the work; this call waited for its outcome
+        TookOver, ///< the process that held the work went away; this one ran it
+        Stale, ///< answered with a stale value (staleFor) while the entry is refreshed
+        Local, ///< Redis was unavailable: the work ran here alone (RunLocally)
+        Failed, ///< the call failed (errorCode says why: WorkFailed, Timeout, Cancelled...)
+    };
+    Q_ENUM(Outcome)
+
+    QString key; ///< the wrap key
+    Outcome outcome = Hit;
+    bool coalesced = false; ///< joined a call of the same identity already in flight here
+    qint64 waitedMs = 0; ///< from the call to its outcome
+    qint64 workMs = -1; ///< how long the work ran, when it ran in this process; else -1
+    int errorCode = -1; ///< a DistributedPromiseError::Code when Failed; else NoError (-1)
+};
+
+/*!
     \class DistributedPromiseWrapper
     \brief Makes the same call in many processes run once, through Redis.
 
@@ -211,11 +246,20 @@ protected:
     /*! Logs a critical message on moveToThread(): the Redis connections and the work stay in
         the thread that created the wrapper. */
     bool event(QEvent *event) override;
+    /*! Starts measuring calls when callFinished() gets its first receiver. */
+    void connectNotify(const QMetaMethod &signal) override;
 
 Q_SIGNALS:
     /*! The command connection to Redis went up or down; emitted only when isConnected()
         changes, not on every failed reconnection attempt. */
     void connectedChanged(bool connected);
+    /*!
+        A call finished (value or error), with what happened to it and how long it took. Emitted
+        on this wrapper's thread for every call, refresh() included, once someone is connected
+        (until then nothing is measured: it costs nothing); not for calls still in flight when
+        the wrapper is destroyed or the application quits. \since 0.3
+    */
+    void callFinished(const DistributedPromiseCallEvent &event);
 
 private:
     DistributedPromise *start(DistributedPromiseDetail::CallKind kind, const QString &key,

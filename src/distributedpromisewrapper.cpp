@@ -7,6 +7,7 @@
 #include "logging_p.h"
 
 #include <QtCore/QCoreApplication>
+#include <QtCore/QMetaMethod>
 #include <QtCore/QMetaObject>
 #include <QtCore/QThread>
 
@@ -32,6 +33,8 @@ DistributedPromiseWrapper::DistributedPromiseWrapper(
     d->handle = std::make_shared<DistributedPromiseDetail::CoreHandle>();
     d->handle->coordinator = d->coordinator.get();
     // The connection reports every failed attempt; the property changes only with the state.
+    connect(d->coordinator.get(), &DistributedPromiseDetail::Coordinator::callFinished, this,
+        &DistributedPromiseWrapper::callFinished);
     connect(d->coordinator.get(), &DistributedPromiseDetail::Coordinator::connectedChanged, this,
         [this](bool connected) {
             Q_D(DistributedPromiseWrapper);
@@ -63,6 +66,14 @@ DistributedPromiseWrapper::~DistributedPromiseWrapper()
         return;
     }
     d->coordinator.reset();
+}
+
+void DistributedPromiseWrapper::connectNotify(const QMetaMethod &signal)
+{
+    Q_D(DistributedPromiseWrapper);
+    if (signal == QMetaMethod::fromSignal(&DistributedPromiseWrapper::callFinished))
+        d->coordinator->measureCalls();
+    QObject::connectNotify(signal);
 }
 
 bool DistributedPromiseWrapper::event(QEvent *event)

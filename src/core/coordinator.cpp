@@ -182,7 +182,7 @@ void Coordinator::dispatch(const std::shared_ptr<Registration> &registration,
         // A refresh joins work under way, not a look at the cache that may end in a hit.
         if (!refresh || (flight->phase != Phase::Checking && flight->phase != Phase::Acquiring)) {
             ++m_stats[Counter::Coalesced];
-            addCaller(flight, std::move(waiter), timeout, refresh);
+            addCaller(flight, std::move(waiter), timeout, refresh, true);
             return;
         }
         detach(identity);

@@ -48,8 +48,12 @@ public:
     QString configurationError() const { return m_configError; }
     Stats &stats() { return m_stats; }
 
+    /*! callFinished() is emitted from now on (it costs a clock read per call). */
+    void measureCalls() { m_measuring = true; }
+
 Q_SIGNALS:
     void connectedChanged(bool connected);
+    void callFinished(const DistributedPromiseCallEvent &event);
 
 private:
     struct Caller
@@ -58,6 +62,8 @@ private:
         QDeadlineTimer deadline;
         std::chrono::milliseconds timeout;
         bool wantsFresh = false; ///< refresh(): never answered from the entry being refreshed
+        bool coalesced = false; ///< joined a flight already under way
+        std::chrono::steady_clock::time_point since; ///< when the call came (while measuring)
     };
     /*! Where a flight is; see docs/protocol.md for what each step does when it fails. */
     enum class Phase {
@@ -117,6 +123,8 @@ private:
         qint64 minRemaining = -1;
         Fallback fallback;
         qint64 generation = 0; ///< of the wrap key, when the identity was made
+        std::chrono::steady_clock::time_point workStarted; ///< while measuring
+        qint64 workMs = -1; ///< how long the work ran here (while measuring)
         Outcome outcome; ///< Finishing: what the work gave
         QByteArray envelope; ///< Finishing: outcome, encoded
         QByteArray storeMs; ///< Finishing: how long Redis keeps the entry ("0": not cached)
@@ -185,7 +193,7 @@ private:
     QTimer *timerOf(Flight *flight, std::unique_ptr<QTimer> Flight::*timer,
         void (Coordinator::*action)(Flight *));
     void addCaller(Flight *flight, std::unique_ptr<Waiter> waiter,
-        std::chrono::milliseconds timeout, bool wantsFresh);
+        std::chrono::milliseconds timeout, bool wantsFresh, bool joined = false);
     /*! Takes out the callers whose futures were cancelled (their Cancelled comes later, from the
         event loop); returns whether any caller is left. */
     bool pruneCancelled(Flight *flight);
@@ -263,10 +271,16 @@ private:
         with a fallback at hand and failSafe on gives the callers the fallback. */
     void finish(Flight *flight, const Outcome &outcome, qint64 ageMs = 0);
     void settleHit(Flight *flight, const QString &text);
+    /*! Emits callFinished() for \a caller of \a flight, when measuring. */
+    void report(const Flight *flight, const Caller &caller,
+        DistributedPromiseCallEvent::Outcome outcome, int errorCode = -1);
+    /*! What happened to the callers of \a flight, settled now with a value. */
+    DistributedPromiseCallEvent::Outcome outcomeOf(const Flight *flight) const;
     void settleValue(Flight *flight, const Outcome &outcome, bool stale, qint64 ageMs);
     /*! Ends \a flight and hands every caller's waiter to \a deliver. */
     template<typename Deliver>
-    void settle(Flight *flight, Deliver deliver);
+    void settle(Flight *flight, DistributedPromiseCallEvent::Outcome outcome, int errorCode,
+        Deliver deliver);
     void abandon(Flight *flight);
     void unsubscribe(Flight *flight);
     void onMessage(const QByteArray &channel, const QByteArray &payload);
@@ -299,6 +313,7 @@ private:
     bool m_everConnected = false;
     bool m_outageWarned = false;
     bool m_cannotPublish = false; // the Redis user may not publish: waiters poll
+    std::atomic<bool> m_measuring { false }; // callFinished() has a receiver
     // Lock scripts whose reply was lost while disconnected: released by token on reconnect.
     std::vector<std::pair<DistributedPromiseProtocol::Keys, QByteArray>> m_unanswered;
     Stats m_stats;

@@ -63,18 +63,23 @@ Coordinator::Flight *Coordinator::newFlight(const std::shared_ptr<Registration> 
 }
 
 void Coordinator::addCaller(Flight *flight, std::unique_ptr<Waiter> waiter,
-    std::chrono::milliseconds timeout, bool wantsFresh)
+    std::chrono::milliseconds timeout, bool wantsFresh, bool joined)
 {
+    Caller caller { std::move(waiter), QDeadlineTimer(QDeadlineTimer::Forever), timeout, wantsFresh,
+        joined, {} };
+    if (m_measuring)
+        caller.since = std::chrono::steady_clock::now();
     if (flight->fallback.serving && !wantsFresh) {
         // A refresh is under way and its entry goes to everyone at once (stale after
         // softTimeout, or still fresh for an eager refresh).
-        if (flight->fallback.stale)
+        const bool stale = flight->fallback.stale;
+        if (stale)
             ++m_stats[Counter::Stale];
-        resolveWith(*waiter, flight->fallback.outcome, flight->fallback.stale, fallbackAge(flight));
+        resolveWith(*caller.waiter, flight->fallback.outcome, stale, fallbackAge(flight));
+        report(flight, caller,
+            stale ? DistributedPromiseCallEvent::Stale : DistributedPromiseCallEvent::Hit);
         return;
     }
-    Caller caller { std::move(waiter), QDeadlineTimer(QDeadlineTimer::Forever), timeout,
-        wantsFresh };
     if (timeout.count() > 0)
         caller.deadline = QDeadlineTimer(timeout);
     if (flight->announced > 0)
@@ -105,6 +110,9 @@ bool Coordinator::pruneCancelled(Flight *flight)
     std::move(cancelled, callers.end(), std::back_inserter(*gone));
     callers.erase(cancelled, callers.end());
     m_stats[Counter::Cancelled] += gone->size();
+    for (const Caller &caller : *gone)
+        report(flight, caller, DistributedPromiseCallEvent::Failed,
+            DistributedPromiseError::Cancelled);
     // From the event loop: a caller's continuation may call again, and must not find this flight
     // half-decided.
     const QString key = flight->displayKey();
@@ -176,6 +184,12 @@ void Coordinator::sweepCallers(Flight *flight)
         armDeadline(flight);
     m_stats[Counter::Errors] += expired.size();
     m_stats[Counter::Cancelled] += cancelled.size();
+    for (const Caller &caller : cancelled)
+        report(flight, caller, DistributedPromiseCallEvent::Failed,
+            DistributedPromiseError::Cancelled);
+    for (const Caller &caller : expired)
+        report(
+            flight, caller, DistributedPromiseCallEvent::Failed, DistributedPromiseError::Timeout);
     for (Caller &caller : cancelled)
         caller.waiter->fail(DistributedPromiseError(DistributedPromiseError::Cancelled,
             QStringLiteral("the call of '%1' was cancelled; the shared work goes on for the others")
@@ -290,6 +304,7 @@ void Coordinator::recycle(std::unique_ptr<Flight> flight)
     f.refresh = Refresh::None;
     f.minRemaining = -1;
     f.generation = 0;
+    f.workMs = -1;
     if (f.fallback.present)
         f.fallback = Fallback();
     if (!f.envelope.isEmpty()) {
@@ -301,28 +316,61 @@ void Coordinator::recycle(std::unique_ptr<Flight> flight)
 }
 
 template<typename Deliver>
-void Coordinator::settle(Flight *flight, Deliver deliver)
+void Coordinator::settle(
+    Flight *flight, DistributedPromiseCallEvent::Outcome outcome, int errorCode, Deliver deliver)
 {
     // Out of the tables first: callers' continuations may call again, and must start afresh.
     std::unique_ptr<Flight> done = take(flight);
     // A caller's continuation may destroy this wrapper.
     QPointer<Coordinator> self(this);
-    for (Caller &caller : done->callers)
+    for (Caller &caller : done->callers) {
         deliver(*caller.waiter);
+        if (self)
+            report(done.get(), caller, outcome, errorCode);
+    }
     if (self)
         recycle(std::move(done));
 }
 
+DistributedPromiseCallEvent::Outcome Coordinator::outcomeOf(const Flight *flight) const
+{
+    if (flight->local)
+        return DistributedPromiseCallEvent::Local;
+    if (flight->phase == Phase::Working || flight->phase == Phase::Finishing)
+        return flight->waitedBefore ? DistributedPromiseCallEvent::TookOver
+                                    : DistributedPromiseCallEvent::Won;
+    return flight->waitedBefore ? DistributedPromiseCallEvent::Waited
+                                : DistributedPromiseCallEvent::Hit;
+}
+
+void Coordinator::report(const Flight *flight, const Caller &caller,
+    DistributedPromiseCallEvent::Outcome outcome, int errorCode)
+{
+    if (!m_measuring)
+        return;
+    DistributedPromiseCallEvent event;
+    event.key = flight->registration->key;
+    event.outcome = outcome;
+    event.coalesced = caller.coalesced;
+    event.waitedMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - caller.since)
+                         .count();
+    event.workMs = flight->workMs;
+    event.errorCode = errorCode;
+    Q_EMIT callFinished(event);
+}
+
 void Coordinator::settleHit(Flight *flight, const QString &text)
 {
-    settle(flight, [&text](Waiter &waiter) { waiter.resolveString(text); });
+    settle(flight, DistributedPromiseCallEvent::Hit, -1,
+        [&text](Waiter &waiter) { waiter.resolveString(text); });
 }
 
 void Coordinator::settleValue(Flight *flight, const Outcome &outcome, bool stale, qint64 ageMs)
 {
-    settle(flight, [this, &outcome, stale, ageMs](Waiter &waiter) {
-        resolveWith(waiter, outcome, stale, ageMs);
-    });
+    settle(flight, stale ? DistributedPromiseCallEvent::Stale : outcomeOf(flight), -1,
+        [this, &outcome, stale, ageMs](
+            Waiter &waiter) { resolveWith(waiter, outcome, stale, ageMs); });
 }
 
 void Coordinator::finish(Flight *flight, const Outcome &outcome, qint64 ageMs)
@@ -344,7 +392,8 @@ void Coordinator::finish(Flight *flight, const Outcome &outcome, qint64 ageMs)
     for (const Caller &caller : flight->callers)
         ++m_stats[caller.waiter->isCanceled() ? Counter::Cancelled : Counter::Errors];
     const DistributedPromiseError error(outcome.code, outcome.message, flight->displayKey());
-    settle(flight, [&error](Waiter &waiter) { waiter.fail(error); });
+    settle(flight, DistributedPromiseCallEvent::Failed, outcome.code,
+        [&error](Waiter &waiter) { waiter.fail(error); });
 }
 
 bool Coordinator::shutDown(const QString &reason, bool later)
@@ -379,7 +428,8 @@ bool Coordinator::shutDown(const QString &reason, bool later)
     m_byChannel.clear();
     for (const auto &wrap : m_wraps) {
         for (Deferred &deferred : wrap.second->deferred)
-            callers->push_back({ std::move(deferred.waiter), QDeadlineTimer(), {}, false });
+            callers->push_back(
+                { std::move(deferred.waiter), QDeadlineTimer(), {}, false, false, {} });
         wrap.second->deferred.clear();
     }
     m_client->flush(shutDownFlush);

@@ -107,8 +107,13 @@ void Coordinator::serveFallback(Flight *flight)
     const Outcome outcome = fallback.outcome;
     const bool stale = fallback.stale;
     const qint64 age = fallbackAge(flight);
-    for (Caller &caller : waiting)
+    QPointer<Coordinator> self(this);
+    for (Caller &caller : waiting) {
         resolveWith(*caller.waiter, outcome, stale, age);
+        if (self)
+            report(flight, caller,
+                stale ? DistributedPromiseCallEvent::Stale : DistributedPromiseCallEvent::Hit);
+    }
 }
 
 qint64 Coordinator::fallbackAge(const Flight *flight) const

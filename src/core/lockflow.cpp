@@ -439,6 +439,8 @@ void Coordinator::runWork(quint64 id)
     // Calls the work makes while it runs on this thread are part of its chain (cycle check).
     const WorkScope scope { flight->identity, flight->ancestors, t_work };
     t_work = &scope;
+    if (m_measuring)
+        flight->workStarted = std::chrono::steady_clock::now();
     QPointer<Coordinator> self(this);
     registration->run(args, this, [self, id](const Outcome &outcome) {
         if (self)
@@ -465,6 +467,10 @@ void Coordinator::workDone(quint64 id, Outcome outcome)
     Flight *flight = find(id);
     if (!flight || flight->phase != Phase::Working)
         return; // ended meanwhile (maxWorkTime, shut down): a late result is dropped
+    if (m_measuring)
+        flight->workMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - flight->workStarted)
+                             .count();
     // How long the entry lives: the work's own say (DistributedPromiseContext), else the wrap's
     // or the config's ttl plus jitter; then staleFor more, when it may be served stale.
     const Registration &registration = *flight->registration;
