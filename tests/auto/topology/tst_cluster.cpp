@@ -80,6 +80,7 @@ private Q_SLOTS:
     void channelFollowsItsSlot();
     void nodeRestart();
     void deadMasterStrandsNoWaiter();
+    void invalidateAllOnACluster();
 
 private:
     std::unique_ptr<RedisClusterSetup> m_cluster;
@@ -372,6 +373,27 @@ void tst_Cluster::deadMasterStrandsNoWaiter()
           "%llu local run(s)",
         executions, waited, waiterWrapper.stats().localRuns + holderWrapper.stats().localRuns);
     // The last test: node 2 stays dead.
+}
+
+void tst_Cluster::invalidateAllOnACluster()
+{
+    // The generation key and its shard channel share a slot, so the script may SPUBLISH there:
+    // invalidateAll() works on a cluster, and the next process uses the new generation.
+    const QString prefix = QStringLiteral("generations");
+    Workers first(m_cluster->url(), prefix);
+    first.start({ QStringLiteral("--calls"), QStringLiteral("1"), QStringLiteral("--no-go") });
+    QTRY_VERIFY_WITH_TIMEOUT(first.allPrinted("RESULT"), 10000);
+    QCOMPARE(valuesOf(first.result(0)), QStringList { QStringLiteral("value-of-x") });
+    Workers removing(m_cluster->url(), prefix);
+    removing.start({ QStringLiteral("--calls"), QStringLiteral("1"), QStringLiteral("--no-go"),
+        QStringLiteral("--mode"), QStringLiteral("invalidate-all") });
+    QTRY_VERIFY_WITH_TIMEOUT(removing.allPrinted("RESULT"), 10000);
+    QVERIFY2(errorCodesOf(removing.result(0)).isEmpty(), removing.output(0).constData());
+    QCOMPARE(valuesOf(removing.result(0)), QStringList { QStringLiteral("invalidated") });
+    Workers next(m_cluster->url(), prefix);
+    next.start({ QStringLiteral("--calls"), QStringLiteral("1"), QStringLiteral("--no-go") });
+    QTRY_VERIFY_WITH_TIMEOUT(next.allPrinted("RESULT"), 10000);
+    QCOMPARE(intOf(next.result(0), "executions"), 1);
 }
 
 QTEST_GUILESS_MAIN(tst_Cluster)
