@@ -448,7 +448,7 @@ void Connection::contextLost(ContextLink *link, const QString &reason)
     m_state = State::Disconnected;
     m_lastError = lossReason(reason, link->failCode);
     QPointer<Connection> alive(this);
-    while (m_pending.head() && alive) {
+    while (alive && m_pending.head()) {
         handleReply(std::unique_ptr<Pending>(m_pending.head()),
             Reply::failure(link->failCode,
                 QStringLiteral("Redis at %1: %2").arg(m_endpoint.displayName(), m_lastError)));

@@ -13,7 +13,8 @@ foreach(var LIBRARY NM)
 endforeach()
 
 set(public_names DistributedPromise DistributedPromiseCodec DistributedPromiseConfig
-    DistributedPromiseDetail DistributedPromiseError DistributedPromiseFunction DistributedPromiseStats
+    DistributedPromiseCallEvent DistributedPromiseContext DistributedPromiseDetail DistributedPromiseError
+    DistributedPromiseFunction DistributedPromiseStats
     DistributedPromiseWrapOptions DistributedPromiseWrapper)
 list(JOIN public_names "|" public_alternatives)
 # What the compiler puts before a class's name for its special symbols.

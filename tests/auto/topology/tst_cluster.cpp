@@ -78,9 +78,9 @@ private Q_SLOTS:
     void stampedePerShard();
     void slotMigratesDuringCalls();
     void channelFollowsItsSlot();
+    void invalidateAllOnACluster(); // before the tests that stop nodes
     void nodeRestart();
     void deadMasterStrandsNoWaiter();
-    void invalidateAllOnACluster();
 
 private:
     std::unique_ptr<RedisClusterSetup> m_cluster;
@@ -383,6 +383,7 @@ void tst_Cluster::invalidateAllOnACluster()
     Workers first(m_cluster->url(), prefix);
     first.start({ QStringLiteral("--calls"), QStringLiteral("1"), QStringLiteral("--no-go") });
     QTRY_VERIFY_WITH_TIMEOUT(first.allPrinted("RESULT"), 10000);
+    QVERIFY2(errorCodesOf(first.result(0)).isEmpty(), first.output(0).constData());
     QCOMPARE(valuesOf(first.result(0)), QStringList { QStringLiteral("value-of-x") });
     Workers removing(m_cluster->url(), prefix);
     removing.start({ QStringLiteral("--calls"), QStringLiteral("1"), QStringLiteral("--no-go"),
