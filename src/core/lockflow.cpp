@@ -505,6 +505,9 @@ void Coordinator::workDone(quint64 id, Outcome outcome)
                 .arg(m_config.maxValueBytes));
         envelope = DistributedPromiseProtocol::encodeEnvelope(outcome);
     }
+    // The fresh value is a round trip away: callers who come now wait for it, not the fallback.
+    if (outcome.ok)
+        flight->fallback.serving = false;
     if (flight->local)
         return finish(flight, outcome);
     // Local callers are answered once Redis has the outcome, at the same moment as the other
