@@ -166,6 +166,8 @@ private:
         bool stale = false;
         bool eager = false;
         qint64 ageMs = -1;
+        /*! Eager: an entry with more than this left (ms) is newer than the one read. */
+        qint64 newerAboveMs = -1;
     };
 
     /*! The entry was read with GET: the time it has left (PTTL) is not known. */

@@ -242,9 +242,9 @@ qsizetype Coordinator::forEachFlight(
 
 void Coordinator::detach(const QByteArray &identity)
 {
-    // The flight goes on for the callers it has; later calls start their own.
-    if (Flight *flight = m_flights.take(identity))
-        flight->fallback.serving = false;
+    // The flight goes on for the callers it has; later calls, which can no longer find it,
+    // start their own.
+    m_flights.remove(identity);
 }
 
 std::unique_ptr<Coordinator::Flight> Coordinator::take(Flight *flight)

@@ -31,6 +31,8 @@ Coordinator::Freshness Coordinator::freshness(
     result.stale = life.staleForMs > 0 && pttl <= life.staleForMs;
     result.eager = !result.stale && m_config.eagerRefresh > 0 && ttl > 0
         && double(result.ageMs) >= m_config.eagerRefresh * double(ttl);
+    if (result.eager)
+        result.newerAboveMs = ttl + life.staleForMs - qint64(m_config.eagerRefresh * double(ttl));
     return result;
 }
 
@@ -60,12 +62,11 @@ void Coordinator::onEntry(Flight *flight, const Outcome &outcome,
     fallback.stale = fresh.stale;
     fallback.ageMs = fresh.ageMs;
     fallback.readAt = std::chrono::steady_clock::now();
-    const qint64 ttl = life.ttlMs >= 0 ? life.ttlMs : ttlOf(*flight->registration).count();
     if (fresh.eager) {
         // Answered now; one refresh fleet-wide, which stops as soon as a newer entry is seen.
         ++m_stats[Counter::Hits];
         flight->refresh = Refresh::Eager;
-        flight->minRemaining = ttl + life.staleForMs - qint64(m_config.eagerRefresh * double(ttl));
+        flight->minRemaining = fresh.newerAboveMs;
         const quint64 id = flight->id;
         serveFallback(flight);
         if (Flight *still = find(id))

@@ -8,31 +8,14 @@
 #include <DistributedPromise>
 
 #include <QtCore/QCoreApplication>
-#include <QtCore/QEventLoop>
 #include <QtCore/QJsonArray>
-#include <QtCore/QTimer>
 
 #include <algorithm>
 #include <cstdio>
-#include <functional>
 
 namespace {
 constexpr int processes = 4;
 constexpr int callsPerProcess = 50;
-
-bool waitFor(const std::function<bool()> &done, int timeoutMs)
-{
-    QElapsedTimer clock;
-    clock.start();
-    while (!done()) {
-        if (clock.elapsed() > timeoutMs)
-            return false;
-        QEventLoop loop;
-        QTimer::singleShot(5, &loop, &QEventLoop::quit);
-        loop.exec();
-    }
-    return true;
-}
 
 // Leaves the entry of dpworker's slow("x") under \a prefix written with these settings.
 bool seed(const QUrl &url, const QString &prefix, std::chrono::milliseconds ttl,
@@ -47,7 +30,8 @@ bool seed(const QUrl &url, const QString &prefix, std::chrono::milliseconds ttl,
     auto slow = wrapper.wrap(
         QStringLiteral("slow"), [](const QString &) { return QStringLiteral("old"); });
     const QFuture<QString> written = slow(QStringLiteral("x"));
-    return waitFor([&] { return written.isFinished(); }, 10000) && written.resultCount() == 1;
+    return QTest::qWaitFor([&] { return written.isFinished(); }, 10000)
+        && written.resultCount() == 1;
 }
 
 struct Row
@@ -69,10 +53,7 @@ Row run(const QUrl &url, const QString &scenario, const QString &prefix, const Q
                           QStringLiteral("--work-ms"), QStringLiteral("1000"),
                           QStringLiteral("--linger-ms"), QStringLiteral("1500") }
             + options);
-    if (!waitFor([&] { return workers.allPrinted("READY"); }, 20000))
-        qFatal("the workers did not start");
-    workers.goAll();
-    if (!waitFor([&] { return workers.allPrinted("FINAL"); }, 30000))
+    if (!workers.runAll("FINAL", 30000))
         qFatal("the workers did not finish");
     QList<double> waits;
     for (int i = 0; i < workers.count(); ++i) {
@@ -124,7 +105,7 @@ int main(int argc, char **argv)
     const QString eager = QStringLiteral("bench-eager-") + run_id;
     if (!seed(url, eager, 2s, 0ms))
         qFatal("could not write the entry");
-    waitFor([] { return false; }, 1300);
+    QTest::qWait(1300);
     rows.append(run(url, QStringLiteral("fresh entry 65% into its ttl, eagerRefresh 0.5"), eager,
         { QStringLiteral("--ttl-ms"), QStringLiteral("2000"), QStringLiteral("--eager"),
             QStringLiteral("0.5") }));

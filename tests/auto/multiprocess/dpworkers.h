@@ -20,6 +20,12 @@
 
 namespace DpWorkerTest {
 
+/*! The data key of dpworker's call slow(\a arg) under key prefix \a prefix (generation 0). */
+inline QString dataKeyOf(const QString &prefix, const QString &arg = QStringLiteral("x"))
+{
+    return prefix + QStringLiteral(":{slow:[\"%1\"]}").arg(arg);
+}
+
 /*!
     dpworker processes (tests/auto/multiprocess/dpworker.cpp) sharing one Redis URL and key
     prefix. Killed, if still running, when this object goes away.

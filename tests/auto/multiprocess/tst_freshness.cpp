@@ -12,12 +12,10 @@
 #include <QtTest/QtTest>
 
 using DistributedPromiseTest::RedisServer;
+using DpWorkerTest::dataKeyOf;
 using DpWorkerTest::Workers;
 
 namespace {
-// The data key of dpworker's call slow("x") under \a prefix.
-QString dataKeyOf(const QString &prefix) { return prefix + QStringLiteral(R"(:{slow:["x"]})"); }
-
 // An entry as a writer with these settings leaves it: Redis keeps it ttl + staleFor, and it has
 // \a leftMs of that left.
 void seed(const RedisServer &server, const QString &prefix, const QString &value, qint64 ttlMs,
@@ -55,8 +53,6 @@ Totals totals(Workers &workers)
     }
     return t;
 }
-
-QStringList args(std::initializer_list<QString> list) { return QStringList(list); }
 } // namespace
 
 class tst_Freshness : public QObject
@@ -73,11 +69,11 @@ private Q_SLOTS:
         seed(m_server, prefix, QStringLiteral("old"), 1000, 60000, 30000);
         Workers workers(m_server.url(), prefix);
         for (int i = 0; i < 4; ++i)
-            workers.start(args({ QStringLiteral("--calls"), QStringLiteral("50"),
+            workers.start({ QStringLiteral("--calls"), QStringLiteral("50"),
                 QStringLiteral("--work-ms"), QStringLiteral("1000"), QStringLiteral("--ttl-ms"),
                 QStringLiteral("60000"), QStringLiteral("--stale-for-ms"), QStringLiteral("60000"),
                 QStringLiteral("--soft-timeout-ms"), QStringLiteral("50"),
-                QStringLiteral("--linger-ms"), QStringLiteral("3000") }));
+                QStringLiteral("--linger-ms"), QStringLiteral("3000") });
         // Every caller has the stale value (the fresh one takes a second to come).
         QVERIFY(workers.runAll("RESULT"));
         const Totals t = totals(workers);
@@ -97,10 +93,10 @@ private Q_SLOTS:
         seed(m_server, prefix, QStringLiteral("old"), 1000, 60000, 30000);
         Workers workers(m_server.url(), prefix);
         for (int i = 0; i < 3; ++i)
-            workers.start(args({ QStringLiteral("--calls"), QStringLiteral("5"),
+            workers.start({ QStringLiteral("--calls"), QStringLiteral("5"),
                 QStringLiteral("--work-ms"), QStringLiteral("200"), QStringLiteral("--fail"),
                 QStringLiteral("the source is down"), QStringLiteral("--stale-for-ms"),
-                QStringLiteral("60000"), QStringLiteral("--ttl-ms"), QStringLiteral("60000") }));
+                QStringLiteral("60000"), QStringLiteral("--ttl-ms"), QStringLiteral("60000") });
         QVERIFY(workers.runAll("RESULT"));
         const Totals t = totals(workers);
         QCOMPARE(t.errors, QStringList());
@@ -110,11 +106,10 @@ private Q_SLOTS:
 
         // With failSafe off, the callers get the error.
         Workers strict(m_server.url(), prefix);
-        strict.start(args({ QStringLiteral("--calls"), QStringLiteral("2"),
-            QStringLiteral("--work-ms"), QStringLiteral("50"), QStringLiteral("--fail"),
-            QStringLiteral("the source is down"), QStringLiteral("--stale-for-ms"),
-            QStringLiteral("60000"), QStringLiteral("--ttl-ms"), QStringLiteral("60000"),
-            QStringLiteral("--no-fail-safe") }));
+        strict.start({ QStringLiteral("--calls"), QStringLiteral("2"), QStringLiteral("--work-ms"),
+            QStringLiteral("50"), QStringLiteral("--fail"), QStringLiteral("the source is down"),
+            QStringLiteral("--stale-for-ms"), QStringLiteral("60000"), QStringLiteral("--ttl-ms"),
+            QStringLiteral("60000"), QStringLiteral("--no-fail-safe") });
         QVERIFY(strict.runAll("RESULT"));
         QCOMPARE(totals(strict).errors, QStringList(2, QStringLiteral("the source is down")));
     }
@@ -127,10 +122,10 @@ private Q_SLOTS:
         seed(m_server, prefix, QStringLiteral("old"), 10000, 0, 4000);
         Workers workers(m_server.url(), prefix);
         for (int i = 0; i < 3; ++i)
-            workers.start(args({ QStringLiteral("--calls"), QStringLiteral("10"),
+            workers.start({ QStringLiteral("--calls"), QStringLiteral("10"),
                 QStringLiteral("--work-ms"), QStringLiteral("300"), QStringLiteral("--ttl-ms"),
                 QStringLiteral("10000"), QStringLiteral("--eager"), QStringLiteral("0.5"),
-                QStringLiteral("--linger-ms"), QStringLiteral("2000") }));
+                QStringLiteral("--linger-ms"), QStringLiteral("2000") });
         QVERIFY(workers.runAll("RESULT"));
         const Totals t = totals(workers);
         QCOMPARE(t.errors, QStringList());

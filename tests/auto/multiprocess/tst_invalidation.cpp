@@ -14,11 +14,10 @@
 #include <QtTest/QtTest>
 
 using DistributedPromiseTest::RedisServer;
+using DpWorkerTest::dataKeyOf;
 using DpWorkerTest::Workers;
 
 namespace {
-QString dataKeyOf(const QString &prefix) { return prefix + QStringLiteral(R"(:{slow:["x"]})"); }
-
 void seed(const RedisServer &server, const QString &prefix, const QString &value)
 {
     QCOMPARE(server.cli({ QStringLiteral("SET"), dataKeyOf(prefix),

@@ -81,6 +81,9 @@ private:
     /*! Runs the tool with \a args and --url \a url (the server, as the ACL user, by default). */
     Run tool(QStringList args, const QString &url = QString());
     QString url() const;
+    /*! Starts `watch` with \a args in \a watcher; returns its first stderr line (the
+        "watching ..." banner), or what it wrote before exiting. */
+    QByteArray startWatch(QProcess &watcher, const QStringList &args);
     int callMany(int x);
 
     RedisServer m_server;
@@ -164,6 +167,22 @@ QString tst_InspectTool::url() const
     url.setUserName(QStringLiteral("ops"));
     url.setPassword(password);
     return url.toString();
+}
+
+QByteArray tst_InspectTool::startWatch(QProcess &watcher, const QStringList &args)
+{
+    watcher.start(QStringLiteral(INSPECT_TOOL_PATH),
+        QStringList { QStringLiteral("watch") } + args
+            + QStringList { QStringLiteral("--url"), url() });
+    QByteArray err;
+    // The callers check the banner: a timeout shows as an incomplete one.
+    (void)QTest::qWaitFor(
+        [&] {
+            err += watcher.readAllStandardError();
+            return err.contains('\n') || watcher.state() == QProcess::NotRunning;
+        },
+        10000);
+    return err;
 }
 
 Run tst_InspectTool::tool(QStringList args, const QString &url)
@@ -390,16 +409,8 @@ void tst_InspectTool::invalidateAll()
 void tst_InspectTool::watch()
 {
     QProcess watcher;
-    watcher.start(QStringLiteral(INSPECT_TOOL_PATH),
-        { QStringLiteral("watch"), QStringLiteral("watched"), QStringLiteral("--count"),
-            QStringLiteral("1"), QStringLiteral("--url"), url() });
-    QByteArray err;
-    QVERIFY(QTest::qWaitFor(
-        [&] {
-            err += watcher.readAllStandardError();
-            return err.contains('\n') || watcher.state() == QProcess::NotRunning;
-        },
-        10000));
+    const QByteArray err = startWatch(
+        watcher, { QStringLiteral("watched"), QStringLiteral("--count"), QStringLiteral("1") });
     QCOMPARE(err,
         "watching distributed-promise:notif:{watched:* on 127.0.0.1:"
             + QByteArray::number(m_server.port()) + " (Ctrl-C stops)\n");
@@ -422,15 +433,8 @@ void tst_InspectTool::watch()
 void tst_InspectTool::watchJsonUntilTerminated()
 {
     QProcess watcher;
-    watcher.start(QStringLiteral(INSPECT_TOOL_PATH),
-        { QStringLiteral("watch"), QStringLiteral("--json"), QStringLiteral("--url"), url() });
-    QByteArray err;
-    QVERIFY(QTest::qWaitFor(
-        [&] {
-            err += watcher.readAllStandardError();
-            return err.contains('\n') || watcher.state() == QProcess::NotRunning;
-        },
-        10000));
+    const QByteArray err = startWatch(watcher, { QStringLiteral("--json") });
+    QVERIFY2(err.contains('\n'), err); // the banner line came
     QVERIFY2(err.startsWith("watching distributed-promise:notif:{* on "), err);
 
     const QFuture<int> call = m_watched(6);
